@@ -1,0 +1,136 @@
+"""Back office for users, the org unit tree and memberships.
+
+Writes go through ``accounts.services``; every queryset through the policy.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from portal.errors import DomainError
+
+from . import services
+from .admin_base import RestrictedAdmin
+from .forms import MembershipAdminForm, OrgUnitAdminForm
+from .models import Membership, OrgUnit, User
+
+
+def _as_validation_error(exc: DomainError) -> ValidationError:
+    return ValidationError(exc.errors or exc.message)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ["role", "org_unit", "portfolio", "authority_limit"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(RestrictedAdmin, DjangoUserAdmin):
+    list_display = ["username", "email", "first_name", "last_name", "is_staff"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    inlines = [MembershipInline]
+
+    def get_list_filter(self, request):
+        return self.list_filter
+
+
+@admin.register(OrgUnit)
+class OrgUnitAdmin(RestrictedAdmin):
+    form = OrgUnitAdminForm
+    list_display = ["indented_name", "code", "kind", "fte_capacity"]
+    list_filter = ["kind"]
+    search_fields = ["name", "code"]
+    ordering = ["path"]
+    list_per_page = 200
+
+    @admin.display(description="Org unit", ordering="path")
+    def indented_name(self, obj):
+        return format_html(
+            '<span style="padding-left:{}em">{}</span>', 1.5 * obj.depth, obj.name
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "kind", "parent"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.org_unit_update(
+                    actor=request.user,
+                    unit=obj,
+                    **{f: form.cleaned_data[f] for f in ("name", "fte_capacity")},
+                )
+            else:
+                created = services.org_unit_create(
+                    actor=request.user,
+                    name=obj.name,
+                    code=obj.code,
+                    kind=obj.kind,
+                    parent=obj.parent,
+                )
+                obj.pk = created.pk
+        except DomainError as exc:
+            self.message_domain_error(request, exc)
+
+    def delete_model(self, request, obj):
+        from django.db.models import ProtectedError
+
+        try:
+            obj._history_user = request.user
+            obj.delete()
+        except ProtectedError:
+            self.message_user(
+                request, "This unit still has children, portfolios or milestones."
+            )
+
+
+@admin.register(Membership)
+class MembershipAdmin(RestrictedAdmin):
+    form = MembershipAdminForm
+    list_display = ["user", "role", "org_unit", "portfolio", "authority_limit"]
+    list_filter = ["role", "org_unit"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user", "org_unit", "portfolio"]
+    list_select_related = ["user", "org_unit", "portfolio"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "role", "org_unit", "portfolio"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.membership_update(
+                    actor=request.user,
+                    membership=obj,
+                    authority_limit=form.cleaned_data.get("authority_limit"),
+                )
+            else:
+                created = services.membership_create(
+                    actor=request.user,
+                    user=obj.user,
+                    role=obj.role,
+                    org_unit=obj.org_unit,
+                    portfolio=obj.portfolio,
+                    authority_limit=obj.authority_limit,
+                )
+                obj.pk = created.pk
+        except DomainError as exc:
+            self.message_domain_error(request, exc)
+
+    def delete_model(self, request, obj):
+        services.membership_delete(actor=request.user, membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            services.membership_delete(actor=request.user, membership=membership)

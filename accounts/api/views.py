@@ -1,0 +1,21 @@
+"""API authentication: exchange a username and password for a token."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """``POST`` username and password; answers ``{"token": ...}`` or 400."""
+
+    @extend_schema(
+        request=inline_serializer(
+            "TokenRequest",
+            {"username": serializers.CharField(), "password": serializers.CharField()},
+        ),
+        responses=inline_serializer(
+            "TokenResponse", {"token": serializers.CharField()}
+        ),
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

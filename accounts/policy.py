@@ -1,0 +1,232 @@
+"""The access policy: which rows a user may view, update, change, approve or audit.
+
+Every admin class, page, API viewset, report and task scopes its rows here, and
+nowhere else.
+
+Vocabulary
+----------
+*Actions* (``accounts.roles``): ``view``, ``update`` (submit progress),
+``change`` (edit plans), ``approve`` (decide requests), ``audit`` (read
+history and access events).
+
+*Grants*: a :class:`~accounts.models.Membership` (user, role, scope) grants the
+role's actions as django-guardian object permissions named ``<action>_scope``
+on its scope object: an :class:`~accounts.models.OrgUnit` (covering its whole
+subtree) or a ``milestones.Portfolio``. A single object can carry its own
+guardian grant too (an external validator on one milestone). Owning an object
+gives ``view``, ``update`` and ``change`` on it. Superusers may do everything;
+anonymous and inactive users nothing.
+
+API
+---
+``restrict(queryset, user, action="view") -> QuerySet``
+    The rows of ``queryset`` the user may act on, as one SQL query: the grants
+    are ``EXISTS`` subqueries, the subtree test compares materialised paths.
+    Models opt in by declaring ``access_scope = Scope(...)``; querysets that
+    inherit :class:`accounts.querysets.RestrictedQuerySet` expose it as
+    ``Model.objects.restrict(user, action)``.
+
+``can(user, action, obj) -> bool``
+    Whether the user may take ``action`` on one object (one query).
+
+``get_for_user(queryset, user, action, **lookup) -> object``
+    Fetch-for-action: the object, or :class:`portal.errors.NotFound` when it does
+    not exist *or* is out of scope (both answer 404), or
+    :class:`portal.errors.Forbidden` when the user may view it but not take the
+    action (403).
+
+``authority_limit(user, *, org_unit, portfolio) -> Decimal | None``
+    The largest authority limit of the user's executive memberships covering
+    the org unit or the portfolio; ``None`` if they have none.
+
+``grant(user, actions, obj)`` / ``revoke(user, actions, obj)``
+    Per-object guardian grants, for exceptions and for the membership service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.apps import apps
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
+from django.db.models.functions import Length, Substr
+
+from .roles import ACTIONS, OWNER_ACTIONS, VIEW, Role
+
+if TYPE_CHECKING:
+    from django.db.models import Model
+
+ORG_UNIT_GRANTS = "accounts.OrgUnitUserObjectPermission"
+PORTFOLIO_GRANTS = "milestones.PortfolioUserObjectPermission"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How a model's rows relate to scopes. Each entry is an ORM lookup path.
+
+    ``org_unit``: path to the row's org unit ("" when the model *is* OrgUnit).
+    ``portfolio``: path to the row's portfolio ("" when the model is Portfolio).
+    ``owner``: path to a user whose ownership gives the owner actions.
+    ``grants``: label of a guardian direct-FK table holding per-object grants.
+    ``member_of``: the row is a user; visible when they hold a membership
+    inside a scope the viewer may act on (and always to themselves).
+    ``via``: path to a related restricted model whose access this row follows
+    (for child rows such as a portfolio's categories).
+    ``children``: a reverse relation; the row is also *viewable* when any of
+    those children is (a contributor sees the portfolio of their milestones).
+    """
+
+    org_unit: str | None = None
+    portfolio: str | None = None
+    owner: str | None = None
+    grants: str | None = None
+    member_of: bool = False
+    via: str | None = None
+    children: str | None = None
+
+
+def _check_action(action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"Unknown action {action!r}; expected one of {ACTIONS}.")
+    return f"{action}_scope"
+
+
+def _join(prefix: str, field: str) -> str:
+    return f"{prefix}__{field}" if prefix else field
+
+
+def _org_unit_q(user, codename: str, lookup: str) -> Q:
+    grants = apps.get_model(ORG_UNIT_GRANTS).objects.filter(
+        user=user, permission__codename=codename
+    )
+    # The row's unit lies in the granted unit's subtree when the granted path is
+    # a prefix of the row's path.
+    outer_path = OuterRef(_join(lookup, "path"))
+    covering = grants.annotate(granted_len=Length("content_object__path")).filter(
+        content_object__path=Substr(outer_path, 1, F("granted_len"))
+    )
+    return Q(Exists(covering))
+
+
+def _portfolio_q(user, codename: str, lookup: str) -> Q:
+    grants = apps.get_model(PORTFOLIO_GRANTS).objects.filter(
+        user=user,
+        permission__codename=codename,
+        content_object=OuterRef(lookup or "pk"),
+    )
+    return Q(Exists(grants))
+
+
+def scope_q(model: type[Model], user, action: str) -> Q:
+    """The filter selecting ``model`` rows the (non-superuser) user may act on."""
+    codename = _check_action(action)
+    scope: Scope | None = getattr(model, "access_scope", None)
+    if scope is None:
+        raise TypeError(f"{model.__name__} declares no access_scope.")
+    if scope.via is not None:
+        related = model._meta.get_field(scope.via.split("__")[0]).related_model
+        inner = restrict(related._default_manager.all(), user, action)
+        return Q(**{f"{scope.via}__in": inner.values("pk")})
+    query = Q(pk__in=[])
+    if scope.org_unit is not None:
+        query |= _org_unit_q(user, codename, scope.org_unit)
+    if scope.portfolio is not None and apps.is_installed("milestones"):
+        query |= _portfolio_q(user, codename, scope.portfolio)
+    if scope.owner is not None and action in OWNER_ACTIONS:
+        query |= Q(**{scope.owner: user})
+    if scope.grants is not None:
+        grants = apps.get_model(scope.grants).objects.filter(
+            user=user, permission__codename=codename, content_object=OuterRef("pk")
+        )
+        query |= Q(Exists(grants))
+    if scope.children is not None and action == VIEW:
+        relation = model._meta.get_field(scope.children)
+        children = restrict(relation.related_model._default_manager.all(), user, VIEW)
+        query |= Q(pk__in=children.values(relation.field.name))
+    if scope.member_of:
+        from .models import Membership
+
+        visible = restrict(Membership.objects.all(), user, action)
+        query |= Q(pk=user.pk) | Q(memberships__in=visible.values("pk"))
+    return query
+
+
+def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
+    """The rows of ``queryset`` that ``user`` may take ``action`` on."""
+    _check_action(action)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    query = scope_q(queryset.model, user, action)
+    scope = queryset.model.access_scope
+    if scope.member_of:
+        # Joining memberships may repeat a user.
+        return queryset.filter(
+            pk__in=queryset.model._default_manager.filter(query).values("pk")
+        )
+    return queryset.filter(query)
+
+
+def can(user, action: str, obj: Model) -> bool:
+    """Whether ``user`` may take ``action`` on ``obj``."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    manager = type(obj)._default_manager
+    return restrict(manager.filter(pk=obj.pk), user, action).exists()
+
+
+def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
+    """Fetch one object for ``action``: 404 if unseen, 403 if seen but not allowed."""
+    from portal.errors import Forbidden, NotFound
+
+    label = queryset.model._meta.verbose_name
+    try:
+        obj = restrict(queryset, user, VIEW).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(f"No such {label}.") from exc
+    if action != VIEW and not can(user, action, obj):
+        raise Forbidden(f"You may not {action} this {label}.")
+    return obj
+
+
+def authority_limit(user, *, org_unit=None, portfolio=None) -> Decimal | None:
+    """Largest authority limit among the user's executive memberships covering
+    ``org_unit`` (an ancestor-or-self) or ``portfolio``."""
+    from .models import Membership
+
+    query = Q(pk__in=[])
+    if org_unit is not None:
+        prefixes = _ancestor_paths(org_unit.path)
+        query |= Q(org_unit__path__in=prefixes)
+    if portfolio is not None:
+        query |= Q(portfolio=portfolio)
+    result = Membership.objects.filter(query, user=user, role=Role.EXECUTIVE).aggregate(
+        limit=Max("authority_limit")
+    )
+    return result["limit"]
+
+
+def _ancestor_paths(path: str) -> list[str]:
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def grant(user, actions, obj: Model) -> None:
+    """Give ``user`` the scope permissions for ``actions`` on ``obj``."""
+    from guardian.shortcuts import assign_perm
+
+    for action in actions:
+        assign_perm(_check_action(action), user, obj)
+
+
+def revoke(user, actions, obj: Model) -> None:
+    """Withdraw the scope permissions for ``actions`` on ``obj``."""
+    from guardian.shortcuts import remove_perm
+
+    for action in actions:
+        remove_perm(_check_action(action), user, obj)

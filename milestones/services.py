@@ -1,0 +1,624 @@
+"""Writes of the milestones app: the one code path for every change.
+
+Every function takes the acting user (``actor``; ``None`` only for system
+work such as seeding), checks the access policy, locks what competes, validates
+(``full_clean`` plus database constraints) and records history with the user
+and a reason. Failures raise ``portal.errors`` exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from accounts import policy
+from accounts.roles import CHANGE, UPDATE
+from portal.errors import Conflict, Forbidden, Invalid
+
+from .models import (
+    DEFAULT_CATEGORIES,
+    KPI,
+    MILESTONE_BASELINE_FIELDS,
+    Checkpoint,
+    Dependency,
+    KPIMeasurement,
+    Milestone,
+    MilestoneCategory,
+    Portfolio,
+    ProgressUpdate,
+    ResourceAllocation,
+    Status,
+    StrategicObjective,
+)
+from .signals import milestone_updated
+
+# Fields a milestone edit may touch outside the baseline (owners may edit them).
+MILESTONE_EDITABLE_FIELDS = (
+    "name",
+    "code",
+    "description",
+    "objective",
+    "category",
+    "org_unit",
+    "owner",
+    "type",
+    "validation_method",
+    "risk_factors",
+    "stakeholder_impact",
+    "communication_plan",
+    "technology_required",
+    "business_impact",
+    "requires_validation",
+    "actual_start",
+)
+# Fields that move a milestone into another scope: only plan changers may.
+MILESTONE_SCOPE_FIELDS = ("org_unit", "owner", "category", "objective")
+UPDATE_FIELDS = (
+    "status",
+    "percent_complete",
+    "actual_spend",
+    "estimate_at_completion",
+    "forecast_completion",
+)
+
+
+def invalid_from(exc: ValidationError) -> Invalid:
+    """Turn a Django ValidationError into the domain's Invalid, field by field."""
+    if hasattr(exc, "error_dict"):
+        errors = {
+            field: [m for e in errs for m in e.messages]
+            for field, errs in exc.error_dict.items()
+        }
+        message = " ".join(m for msgs in errors.values() for m in msgs)
+        return Invalid(message, errors=errors)
+    return Invalid(" ".join(exc.messages), errors={"__all__": list(exc.messages)})
+
+
+def _require(actor, action: str, obj) -> None:
+    """System work (actor None) is trusted; users go through the policy."""
+    if actor is None:
+        return
+    if not policy.can(actor, policy.VIEW, obj):
+        from portal.errors import NotFound
+
+        raise NotFound(f"No such {obj._meta.verbose_name}.")
+    if not policy.can(actor, action, obj):
+        raise Forbidden(f"You may not {action} this {obj._meta.verbose_name}.")
+
+
+def _save_new(obj, *, actor, reason: str | None = None):
+    obj._history_user = actor
+    if reason:
+        obj._change_reason = reason
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise Invalid(f"Refused by the database: {exc}") from exc
+    return obj
+
+
+# Portfolios, objectives, categories ---------------------------------------
+
+
+@transaction.atomic
+def portfolio_create(
+    *,
+    actor,
+    slug: str,
+    name: str,
+    org_unit,
+    period_start: date,
+    period_end: date,
+    currency: str = "EUR",
+    sponsor=None,
+    description: str = "",
+    categories: Iterable[tuple[str, Decimal, str]] | None = DEFAULT_CATEGORIES,
+) -> Portfolio:
+    """Create a portfolio, by default with the five default weighted categories."""
+    if actor is not None and not (
+        actor.is_superuser or policy.can(actor, CHANGE, org_unit)
+    ):
+        raise Forbidden("You may not create portfolios in this org unit.")
+    portfolio = Portfolio(
+        slug=slug,
+        name=name,
+        org_unit=org_unit,
+        period_start=period_start,
+        period_end=period_end,
+        currency=currency,
+        sponsor=sponsor,
+        description=description,
+    )
+    if period_start and period_end and period_end < period_start:
+        raise Invalid(
+            "The period cannot end before it starts.",
+            errors={"period_end": ["The period cannot end before it starts."]},
+        )
+    _save_new(portfolio, actor=actor)
+    if categories:
+        for order, (cat_name, weight, impact) in enumerate(categories):
+            _save_new(
+                MilestoneCategory(
+                    portfolio=portfolio,
+                    name=cat_name,
+                    weight=weight,
+                    business_impact=impact,
+                    order=order,
+                ),
+                actor=actor,
+            )
+        _check_weights(portfolio)
+    return portfolio
+
+
+def _check_weights(portfolio: Portfolio) -> None:
+    total = MilestoneCategory.objects.filter(portfolio=portfolio).aggregate(
+        total=Sum("weight")
+    )["total"] or Decimal("0")
+    if total != Decimal("100"):
+        raise Invalid(
+            f"The category weights of {portfolio} sum to {total:g} %, not 100 %.",
+            errors={"weight": [f"Weights sum to {total:g} %; they must sum to 100 %."]},
+        )
+
+
+@transaction.atomic
+def categories_set(
+    *,
+    actor,
+    portfolio: Portfolio,
+    categories: list[Mapping[str, Any]],
+    reason: str,
+) -> list[MilestoneCategory]:
+    """Replace a portfolio's categories and weights in one step (sum must be 100).
+
+    Each mapping has ``name``, ``weight`` and optionally ``id``,
+    ``business_impact`` and ``order``. Weights are baseline: a reason is required.
+    """
+    _require(actor, CHANGE, portfolio)
+    if not (reason or "").strip():
+        raise Invalid(
+            "Changing weights needs a change reason.",
+            errors={"reason": ["Say why the weights change."]},
+        )
+    total = sum(Decimal(str(c["weight"])) for c in categories)
+    if total != Decimal("100"):
+        raise Invalid(
+            f"The category weights sum to {total:g} %, not 100 %.",
+            errors={"weight": [f"Weights sum to {total:g} %; they must sum to 100 %."]},
+        )
+    Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+    existing = {c.pk: c for c in portfolio.categories.all()}
+    kept = []
+    for order, data in enumerate(categories):
+        category = existing.pop(data["id"], None) if data.get("id") else None
+        category = category or MilestoneCategory(portfolio=portfolio)
+        category.name = data["name"]
+        category.weight = Decimal(str(data["weight"]))
+        category.business_impact = data.get("business_impact", category.business_impact)
+        category.order = data.get("order", order)
+        kept.append(_save_new(category, actor=actor, reason=reason))
+    for leftover in existing.values():
+        if leftover.milestones.exists():
+            raise Invalid(f"The category {leftover} still has milestones.")
+        leftover._history_user = actor
+        leftover._change_reason = reason
+        leftover.delete()
+    _check_weights(portfolio)
+    return kept
+
+
+def objective_create(*, actor, portfolio: Portfolio, **fields) -> StrategicObjective:
+    """Add a strategic objective to a portfolio."""
+    _require(actor, CHANGE, portfolio)
+    return _save_new(StrategicObjective(portfolio=portfolio, **fields), actor=actor)
+
+
+# Milestones -------------------------------------------------------------
+
+
+def milestone_create(*, actor, portfolio: Portfolio, **fields) -> Milestone:
+    """Plan a new milestone in a portfolio (Portfolio Managers and admins)."""
+    _require(actor, CHANGE, portfolio)
+    unknown = set(fields) - {f.name for f in Milestone._meta.get_fields()}
+    if unknown:
+        raise Invalid(f"Unknown milestone fields: {', '.join(sorted(unknown))}.")
+    for protected in ("version", "last_progress_at", "created_at", "updated_at"):
+        fields.pop(protected, None)
+    milestone = Milestone(portfolio=portfolio, **fields)
+    return _save_new(milestone, actor=actor, reason="Milestone planned")
+
+
+def _locked(milestone_id: int) -> Milestone:
+    return (
+        Milestone.objects.select_for_update()
+        .select_related("portfolio", "category", "org_unit")
+        .get(pk=milestone_id)
+    )
+
+
+def _check_version(milestone: Milestone, expected_version: int | None) -> None:
+    if expected_version is not None and int(expected_version) != milestone.version:
+        raise Conflict(
+            f"{milestone} was changed by someone else (version {milestone.version}, "
+            f"you had version {expected_version}). Reload and try again.",
+            errors={
+                "version": [
+                    f"Stale version {expected_version}; current is {milestone.version}."
+                ]
+            },
+        )
+
+
+@transaction.atomic
+def milestone_update(
+    *,
+    actor,
+    milestone: Milestone,
+    expected_version: int | None,
+    reason: str = "",
+    **fields,
+) -> Milestone:
+    """Edit a milestone's non-progress fields, with an optimistic version check.
+
+    Baseline fields (budget, planned dates, success criteria, weight) need a
+    change reason; moving the milestone to another scope needs plan-change
+    rights, not just ownership.
+    """
+    allowed = set(MILESTONE_EDITABLE_FIELDS) | set(MILESTONE_BASELINE_FIELDS)
+    unknown = set(fields) - allowed
+    if unknown:
+        raise Invalid(
+            "These fields cannot be edited here: " + ", ".join(sorted(unknown)) + ".",
+            errors={f: ["This field cannot be edited here."] for f in unknown},
+        )
+    current = _locked(milestone.pk)
+    _require(actor, CHANGE, current)
+    _check_version(current, expected_version)
+    changed = [f for f, v in fields.items() if _field_value(current, f) != _raw(v)]
+    if not changed:
+        return current
+    baseline = [f for f in changed if f in MILESTONE_BASELINE_FIELDS]
+    if baseline and not (reason or "").strip():
+        raise Invalid(
+            "Changing " + ", ".join(baseline) + " needs a change reason.",
+            errors={"reason": ["Baseline changes need a change reason."]},
+        )
+    scope_moves = [f for f in changed if f in MILESTONE_SCOPE_FIELDS]
+    if scope_moves and actor is not None and not actor.is_superuser:
+        if not policy.can(actor, CHANGE, current.portfolio) and not policy.can(
+            actor, CHANGE, current.org_unit
+        ):
+            raise Forbidden("Only portfolio managers may move a milestone's scope.")
+    for field in changed:
+        setattr(current, field, fields[field])
+    return _save_milestone(current, actor=actor, fields=changed, reason=reason)
+
+
+def _raw(value):
+    return value.pk if hasattr(value, "pk") else value
+
+
+def _field_value(obj, field: str):
+    model_field = obj._meta.get_field(field)
+    if model_field.is_relation:
+        return getattr(obj, model_field.attname)
+    return getattr(obj, field)
+
+
+def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
+    milestone._history_user = actor
+    milestone._change_reason = reason or None
+    try:
+        milestone.full_clean()
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    # The row is locked (select_for_update), so a plain increment is safe and
+    # history records the real number.
+    milestone.version += 1
+    try:
+        with transaction.atomic():
+            milestone.save(update_fields=[*fields, "version", "updated_at"])
+    except IntegrityError as exc:
+        raise Invalid(f"Refused by the database: {exc}") from exc
+    return milestone
+
+
+@transaction.atomic
+def milestone_submit_update(
+    *,
+    actor,
+    milestone: Milestone | int,
+    expected_version: int | None,
+    status: str,
+    percent_complete: Decimal,
+    actual_spend: Decimal,
+    estimate_at_completion: Decimal | None = None,
+    forecast_completion: date | None = None,
+    achievements: str = "",
+    blockers: str = "",
+    next_steps: str = "",
+    evidence=None,
+) -> ProgressUpdate:
+    """Record a progress update and apply it to the milestone.
+
+    Checks the version the user saw (a stale one raises ``Conflict`` and saves
+    nothing), appends an immutable ProgressUpdate, applies status, percent,
+    spend, estimate and forecast to the milestone with history, then sends
+    ``milestone_updated`` once the transaction commits.
+    """
+    milestone_id = milestone.pk if isinstance(milestone, Milestone) else milestone
+    current = _locked(milestone_id)
+    _require(actor, UPDATE, current)
+    _check_version(current, expected_version)
+    now = timezone.now()
+    if status == Status.COMPLETED and current.requires_validation:
+        # The completion gate: an approver turns it into Completed.
+        status = Status.PENDING_VALIDATION
+    if status in (Status.COMPLETED, Status.PENDING_VALIDATION):
+        percent_complete = Decimal("100")
+    update = ProgressUpdate(
+        milestone=current,
+        author=actor,
+        submitted_at=now,
+        status=status,
+        percent_complete=percent_complete,
+        actual_spend=actual_spend,
+        estimate_at_completion=estimate_at_completion,
+        forecast_completion=forecast_completion,
+        achievements=achievements,
+        blockers=blockers,
+        next_steps=next_steps,
+        milestone_version=current.version,
+    )
+    if evidence is not None:
+        update.evidence = evidence
+    update._history_user = actor
+    try:
+        update.full_clean()
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    if status == Status.PENDING_VALIDATION and current.status == Status.COMPLETED:
+        raise Invalid("The milestone is already completed.")
+    current.status = status
+    current.percent_complete = percent_complete
+    current.actual_spend = actual_spend
+    current.estimate_at_completion = estimate_at_completion
+    current.forecast_completion = forecast_completion
+    current.last_progress_at = now
+    fields = [*UPDATE_FIELDS, "last_progress_at"]
+    if current.actual_start is None and status != Status.NOT_STARTED:
+        current.actual_start = timezone.localdate()
+        fields.append("actual_start")
+    if status == Status.COMPLETED and current.actual_completion is None:
+        current.actual_completion = timezone.localdate()
+        fields.append("actual_completion")
+    update.save()
+    _save_milestone(
+        current, actor=actor, fields=fields, reason=f"Progress update #{update.pk}"
+    )
+    update.milestone = current
+    actor_id = actor.pk if actor is not None else None
+    transaction.on_commit(
+        lambda: milestone_updated.send(
+            sender=Milestone,
+            milestone_id=current.pk,
+            update_id=update.pk,
+            actor_id=actor_id,
+        )
+    )
+    return update
+
+
+@transaction.atomic
+def milestones_bulk_set_progress(
+    *,
+    actor,
+    changes: Mapping[int, Mapping[str, Any]],
+    expected_versions: Mapping[int, int] | None = None,
+    reason: str,
+) -> list[Milestone]:
+    """Set status and/or percent on many milestones at once, all or nothing.
+
+    One locking read, one bulk update and one bulk history insert per batch,
+    whatever the number of milestones: no query per row.
+    """
+    allowed = {"status", "percent_complete"}
+    ids = list(changes)
+    rows = list(Milestone.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if actor is not None:
+        permitted = set(
+            policy.restrict(
+                Milestone.objects.filter(pk__in=ids), actor, UPDATE
+            ).values_list("pk", flat=True)
+        )
+        if len(permitted) != len(ids):
+            raise Forbidden("You may not update every milestone in this batch.")
+    if len(rows) != len(ids):
+        raise Invalid("Some milestones no longer exist.")
+    errors: dict[str, list[str]] = {}
+    now = timezone.now()
+    for milestone in rows:
+        wanted = changes[milestone.pk]
+        if set(wanted) - allowed:
+            raise Invalid("Only status and percent complete can be set in bulk.")
+        if expected_versions and expected_versions.get(milestone.pk) not in (
+            None,
+            milestone.version,
+        ):
+            raise Conflict(
+                f"{milestone} was changed by someone else meanwhile; nothing saved.",
+                errors={str(milestone.pk): ["Stale version."]},
+            )
+        for field, value in wanted.items():
+            setattr(milestone, field, value)
+        if milestone.status == Status.COMPLETED and milestone.requires_validation:
+            milestone.status = Status.PENDING_VALIDATION
+        try:
+            milestone.clean_fields(
+                exclude=[
+                    f.name for f in Milestone._meta.fields if f.name not in allowed
+                ]
+            )
+        except ValidationError as exc:
+            errors[str(milestone.pk)] = [
+                f"{milestone}: {m}"
+                for e in exc.error_dict.values()
+                for x in e
+                for m in x.messages
+            ]
+        milestone.version += 1
+        milestone.last_progress_at = now
+        milestone.updated_at = now
+    if errors:
+        raise Invalid(
+            "Nothing was saved: " + " ".join(m for v in errors.values() for m in v),
+            errors=errors,
+        )
+    bulk_update_with_history(
+        rows,
+        Milestone,
+        ["status", "percent_complete", "version", "last_progress_at", "updated_at"],
+        batch_size=500,
+        default_user=actor,
+        default_change_reason=reason,
+    )
+    return rows
+
+
+# Dependencies -------------------------------------------------------------
+
+
+def _find_path(edges: Mapping[int, list[int]], start: int, goal: int) -> list[int]:
+    """A path start -> goal in the graph, or [] (iterative DFS)."""
+    stack = [(start, [start])]
+    seen = {start}
+    while stack:
+        node, path = stack.pop()
+        if node == goal:
+            return path
+        for nxt in edges.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return []
+
+
+@transaction.atomic
+def dependency_add(
+    *,
+    actor,
+    predecessor: Milestone,
+    successor: Milestone,
+    type: str = Dependency.Type.FS,
+    lag_days: int = 0,
+) -> Dependency:
+    """Link two milestones of one portfolio; self-links and cycles are refused."""
+    if predecessor.pk == successor.pk:
+        raise Invalid(
+            "A milestone cannot depend on itself.",
+            errors={"predecessor": ["A milestone cannot depend on itself."]},
+        )
+    _require(actor, CHANGE, successor)
+    if predecessor.portfolio_id != successor.portfolio_id:
+        raise Invalid(
+            "Both milestones must be in the same portfolio.",
+            errors={"predecessor": ["This milestone is in another portfolio."]},
+        )
+    # Serialise graph edits per portfolio so two concurrent links cannot form a
+    # cycle that neither saw.
+    Portfolio.objects.select_for_update().get(pk=successor.portfolio_id)
+    edges: dict[int, list[int]] = {}
+    for pred_id, succ_id in Dependency.objects.filter(
+        successor__portfolio_id=successor.portfolio_id
+    ).values_list("predecessor_id", "successor_id"):
+        edges.setdefault(pred_id, []).append(succ_id)
+    path = _find_path(edges, successor.pk, predecessor.pk)
+    if path:
+        names = dict(Milestone.objects.filter(pk__in=path).values_list("pk", "name"))
+        cycle = " → ".join(names[pk] for pk in [*path, successor.pk])
+        raise Invalid(
+            f"This dependency would create a cycle: {cycle}.",
+            errors={"predecessor": [f"Cycle: {cycle}."]},
+        )
+    dependency = Dependency(
+        predecessor=predecessor, successor=successor, type=type, lag_days=lag_days
+    )
+    return _save_new(dependency, actor=actor, reason="Dependency added")
+
+
+@transaction.atomic
+def dependency_update(
+    *,
+    actor,
+    dependency: Dependency,
+    type: str | None = None,
+    lag_days: int | None = None,
+) -> Dependency:
+    """Change a dependency's type or lag."""
+    _require(actor, CHANGE, dependency.successor)
+    if type is not None:
+        dependency.type = type
+    if lag_days is not None:
+        dependency.lag_days = lag_days
+    dependency._history_user = actor
+    try:
+        dependency.full_clean()
+    except ValidationError as exc:
+        raise invalid_from(exc) from exc
+    dependency.save(update_fields=["type", "lag_days"])
+    return dependency
+
+
+@transaction.atomic
+def dependency_remove(*, actor, dependency: Dependency) -> None:
+    """Remove a dependency."""
+    _require(actor, CHANGE, dependency.successor)
+    dependency._history_user = actor
+    dependency._change_reason = "Dependency removed"
+    dependency.delete()
+
+
+# Checkpoints, allocations, KPIs -------------------------------------------
+
+
+def checkpoint_create(*, actor, milestone: Milestone, **fields) -> Checkpoint:
+    """Add a checkpoint to a milestone's timeline."""
+    _require(actor, CHANGE, milestone)
+    return _save_new(Checkpoint(milestone=milestone, **fields), actor=actor)
+
+
+def allocation_create(*, actor, milestone: Milestone, **fields) -> ResourceAllocation:
+    """Allocate FTEs of an org unit to a milestone."""
+    _require(actor, CHANGE, milestone)
+    return _save_new(ResourceAllocation(milestone=milestone, **fields), actor=actor)
+
+
+def kpi_create(*, actor, portfolio: Portfolio, **fields) -> KPI:
+    """Define a KPI on a portfolio, one of its objectives or one of its milestones."""
+    _require(actor, CHANGE, portfolio)
+    return _save_new(KPI(portfolio=portfolio, **fields), actor=actor)
+
+
+def kpi_record(
+    *, actor, kpi: KPI, measured_on: date, value: Decimal, note: str = ""
+) -> KPIMeasurement:
+    """Record a KPI value (contributors in scope may, for milestone KPIs)."""
+    _require(actor, UPDATE, kpi.milestone if kpi.milestone_id else kpi.portfolio)
+    measurement = KPIMeasurement(
+        kpi=kpi, measured_on=measured_on, value=value, note=note, recorded_by=actor
+    )
+    return _save_new(measurement, actor=actor)

@@ -1,0 +1,13 @@
+"""Signals the milestones app sends for other apps to react to.
+
+``milestone_updated``
+    Sent after a progress update is committed, with keyword arguments
+    ``milestone_id`` (int), ``update_id`` (int) and ``actor_id`` (int or None).
+    It is sent from ``transaction.on_commit``, so receivers see committed data
+    and a receiver's failure cannot undo the update. The risks app listens to
+    it to evaluate escalations for that one milestone.
+"""
+
+from django.dispatch import Signal
+
+milestone_updated = Signal()
