@@ -354,10 +354,21 @@ def test_float_is_never_negative_and_critical_tasks_exist(network):
     result = critical_path(tasks, links)
 
     assert_consistent_schedule(result, links)
-    for s, t in ((result.tasks[t.id], t) for t in tasks):
-        assert s.es >= t.planned_start
+    binding: set[int] = set()
+    for link in links:
+        pred, succ = result.tasks[link.predecessor], result.tasks[link.successor]
+        lag = timedelta(link.lag_days)
+        source = pred.ef if link.type in ("FS", "FF") else pred.es
+        target = succ.es if link.type in ("FS", "SS") else succ.ef
+        assert target >= source + lag  # every dependency is honoured
+        if target == source + lag:
+            binding.add(link.successor)
+    for t in tasks:
+        s = result.tasks[t.id]
         assert (s.ef - s.es).days == t.duration
         assert s.lf <= result.project_finish
+        # Early dates are tight: held by the planned start or by a link.
+        assert s.es == t.planned_start or (s.es > t.planned_start and t.id in binding)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,0 +1,242 @@
+"""The benchmark scenarios. Each is added only when its feature exists.
+
+A scenario is a callable doing one unit of work (one request, one sweep, one
+computation) and its budget from the benchmark issue (2-core machine,
+PostgreSQL, 10,000 milestones).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from decimal import Decimal
+
+from django.test import Client
+from django.urls import NoReverseMatch, reverse
+
+from .run import Scenario
+
+
+def _url(name: str, *args, **kwargs) -> str | None:
+    try:
+        return reverse(name, args=args, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _get(client: Client, url: str, expect: int = 200):
+    def run():
+        response = client.get(url)
+        if response.status_code != expect:
+            raise AssertionError(f"GET {url} answered {response.status_code}")
+        if hasattr(response, "streaming_content"):
+            b"".join(response.streaming_content)
+        return response
+
+    return run
+
+
+def _module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
+
+
+def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, str]]]:
+    from milestones.models import Milestone
+
+    scenarios: list[Scenario] = []
+    missing: list[tuple[str, str]] = []
+
+    def add_get(
+        name,
+        url_name,
+        user,
+        *,
+        budget_ms=None,
+        budget_q=None,
+        baseline=None,
+        url_args=(),
+        query="",
+        expect=200,
+    ):
+        url = _url(url_name, *url_args)
+        if url is None:
+            missing.append((name, f"route {url_name} does not exist yet"))
+            return
+        scenarios.append(
+            Scenario(
+                name,
+                _get(_client(user), url + query, expect),
+                budget_ms=budget_ms,
+                budget_queries=budget_q,
+                baseline=baseline,
+            )
+        )
+
+    add_get(
+        "dashboard", "reporting:dashboard", users["exec"], budget_ms=150, budget_q=25
+    )
+    add_get(
+        "api milestones page",
+        "api:milestone-list",
+        users["exec"],
+        budget_ms=60,
+        query="?page_size=100",
+        baseline="plain DRF viewset",
+    )
+    add_get(
+        "plain DRF viewset",
+        "plain-milestone-list",
+        users["admin"],
+        query="?page_size=100",
+    )
+    add_get(
+        "admin changelist",
+        "admin:milestones_milestone_changelist",
+        users["pmo"],
+        baseline="plain ModelAdmin",
+    )
+    add_get(
+        "plain ModelAdmin",
+        "plain_admin:milestones_milestone_changelist",
+        users["admin"],
+    )
+    add_get("my milestones", "milestones:mine", users["contributor"], budget_ms=100)
+    add_get("approval queue", "approvals:queue", users["exec"])
+    add_get("audit first page", "audit:trail", users["auditor"], budget_ms=300)
+
+    target = (
+        Milestone.objects.restrict(users["contributor"], "update")
+        .order_by("pk")
+        .first()
+    )
+    update_url = _url("milestones:update", target.pk) if target else None
+    if update_url is None:
+        missing.append(("update form GET/POST", "no update page or no milestone"))
+    else:
+        contributor = _client(users["contributor"])
+        scenarios.append(Scenario("update form GET", _get(contributor, update_url)))
+
+        def post_update():
+            milestone = Milestone.objects.get(pk=target.pk)
+            data = {
+                "version": milestone.version,
+                "status": "on_track",
+                "percent_complete": str(
+                    min(Decimal("99"), milestone.percent_complete + 1)
+                ),
+                "actual_spend": str(milestone.actual_spend),
+                "estimate_at_completion": str(milestone.approved_budget),
+                "forecast_completion": milestone.planned_completion.isoformat(),
+                "achievements": "Benchmark progress.",
+                "blockers": "",
+                "next_steps": "Keep going.",
+            }
+            response = contributor.post(update_url, data)
+            if response.status_code != 302:
+                raise AssertionError(f"update POST answered {response.status_code}")
+
+        scenarios.append(Scenario("update form POST", post_update, budget_ms=120))
+
+    engine = _module("risks.engine") or _module("risks.services")
+    sweep = getattr(engine, "sweep", None) or getattr(engine, "run_sweep", None)
+    if sweep is None:
+        missing.append(("escalation sweep", "risks engine does not exist yet"))
+    else:
+        scenarios.append(
+            Scenario(
+                "escalation sweep",
+                lambda: sweep(),
+                budget_ms=10_000,
+                repeat=3,
+                note="budget is for 100,000 milestones",
+            )
+        )
+
+    portfolio = _largest_portfolio()
+    pdf_url = _url("reporting:executive_pdf", portfolio.slug) if portfolio else None
+    if pdf_url is None:
+        missing.append(("executive PDF", "report route does not exist yet"))
+    else:
+        scenarios.append(
+            Scenario(
+                "executive PDF",
+                _get(_client(users["exec"]), pdf_url),
+                budget_ms=5_000,
+                budget_mb=400,
+                repeat=3,
+                note="budget is for a 500-milestone portfolio",
+            )
+        )
+
+    scheduling = _module("milestones.scheduling")
+    if scheduling is None:
+        missing.append(("critical path", "scheduling module does not exist yet"))
+    else:
+        tasks, links = _synthetic_graph(scheduling, 10_000, 30_000)
+        scenarios.append(
+            Scenario(
+                "critical path 10k/30k",
+                lambda: scheduling.critical_path(tasks, links),
+                budget_ms=1_000,
+                repeat=5,
+            )
+        )
+        small_tasks, small_links = _synthetic_graph(scheduling, 1_000, 3_000)
+        scenarios.append(
+            Scenario(
+                "monte carlo 10k x 1k",
+                lambda: scheduling.monte_carlo(
+                    small_tasks, small_links, iterations=10_000, seed=1
+                ),
+                budget_ms=2_000,
+                repeat=3,
+            )
+        )
+    return scenarios, missing
+
+
+def _largest_portfolio():
+    from django.db.models import Count
+
+    from milestones.models import Portfolio
+
+    return (
+        Portfolio.objects.annotate(n=Count("milestones")).order_by("-n", "pk").first()
+    )
+
+
+def _synthetic_graph(scheduling, n_tasks: int, n_links: int):
+    """A deterministic random DAG with all four link types."""
+    import random
+    from datetime import date
+
+    rng = random.Random(42)
+    start = date(2026, 1, 1)
+    tasks = []
+    for i in range(n_tasks):
+        begin = start + timedelta(days=rng.randint(0, 300))
+        tasks.append(
+            scheduling.Task(
+                id=i,
+                planned_start=begin,
+                planned_finish=begin + timedelta(days=rng.randint(1, 60)),
+            )
+        )
+    links, seen = [], set()
+    types = ["FS", "FS", "FS", "SS", "FF", "SF"]
+    while len(links) < n_links:
+        a, b = sorted(rng.sample(range(n_tasks), 2))
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        links.append(scheduling.Link(a, b, rng.choice(types), rng.randint(-3, 10)))
+    return tasks, links
