@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from portal.errors import DomainError
-
-from . import services
+from . import policy, services
 from .admin_base import RestrictedAdmin
 from .forms import MembershipAdminForm, OrgUnitAdminForm
 from .models import Membership, OrgUnit, User
-
-
-def _as_validation_error(exc: DomainError) -> ValidationError:
-    return ValidationError(exc.errors or exc.message)
+from .roles import VIEW
 
 
 class MembershipInline(admin.TabularInline):
@@ -33,6 +27,11 @@ class MembershipInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        # A user in scope may also hold memberships elsewhere: show only these
+        # the viewer may see.
+        return policy.restrict(super().get_queryset(request), request.user, VIEW)
 
 
 @admin.register(User)
@@ -64,35 +63,24 @@ class OrgUnitAdmin(RestrictedAdmin):
         return ["code", "kind", "parent"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        try:
-            if change:
-                services.org_unit_update(
-                    actor=request.user,
-                    unit=obj,
-                    **{f: form.cleaned_data[f] for f in ("name", "fte_capacity")},
-                )
-            else:
-                created = services.org_unit_create(
-                    actor=request.user,
-                    name=obj.name,
-                    code=obj.code,
-                    kind=obj.kind,
-                    parent=obj.parent,
-                )
-                obj.pk = created.pk
-        except DomainError as exc:
-            self.message_domain_error(request, exc)
+        if change:
+            services.org_unit_update(
+                actor=request.user,
+                unit=obj,
+                **{f: form.cleaned_data[f] for f in ("name", "fte_capacity")},
+            )
+        else:
+            created = services.org_unit_create(
+                actor=request.user,
+                name=obj.name,
+                code=obj.code,
+                kind=obj.kind,
+                parent=obj.parent,
+            )
+            obj.pk, obj.path = created.pk, created.path
 
     def delete_model(self, request, obj):
-        from django.db.models import ProtectedError
-
-        try:
-            obj._history_user = request.user
-            obj.delete()
-        except ProtectedError:
-            self.message_user(
-                request, "This unit still has children, portfolios or milestones."
-            )
+        services.org_unit_delete(actor=request.user, unit=obj)
 
 
 @admin.register(Membership)
@@ -108,29 +96,22 @@ class MembershipAdmin(RestrictedAdmin):
         return ["user", "role", "org_unit", "portfolio"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        try:
-            if change:
-                services.membership_update(
-                    actor=request.user,
-                    membership=obj,
-                    authority_limit=form.cleaned_data.get("authority_limit"),
-                )
-            else:
-                created = services.membership_create(
-                    actor=request.user,
-                    user=obj.user,
-                    role=obj.role,
-                    org_unit=obj.org_unit,
-                    portfolio=obj.portfolio,
-                    authority_limit=obj.authority_limit,
-                )
-                obj.pk = created.pk
-        except DomainError as exc:
-            self.message_domain_error(request, exc)
+        if change:
+            services.membership_update(
+                actor=request.user,
+                membership=obj,
+                authority_limit=form.cleaned_data.get("authority_limit"),
+            )
+        else:
+            created = services.membership_create(
+                actor=request.user,
+                user=obj.user,
+                role=obj.role,
+                org_unit=obj.org_unit,
+                portfolio=obj.portfolio,
+                authority_limit=obj.authority_limit,
+            )
+            obj.pk = created.pk
 
     def delete_model(self, request, obj):
         services.membership_delete(actor=request.user, membership=obj)
-
-    def delete_queryset(self, request, queryset):
-        for membership in queryset:
-            services.membership_delete(actor=request.user, membership=membership)

@@ -5,15 +5,23 @@
 - an object outside scope answers 404 (Django's default is a redirect that
   confirms the object exists);
 - object-level change/delete follow ``restrict(user, "change")``;
-- foreign-key choices and list filters list only rows in scope;
-- history can be viewed but never reverted or edited from the admin.
+- foreign-key and many-to-many choices and list filters list only rows in
+  scope;
+- history can be viewed but never reverted or edited from the admin;
+- writes go through services: ``save_model`` / ``delete_model`` call one and
+  may let its :class:`portal.errors.DomainError` propagate. The change form is
+  then shown again with the user's input and the service's message (nothing
+  saved: the admin views are atomic); a refused delete or admin action rolls
+  back and reports the message.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
-from django.http import Http404
+from django.contrib.admin.utils import unquote
+from django.db import transaction
+from django.http import Http404, HttpResponseRedirect
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.errors import DomainError
@@ -55,14 +63,15 @@ class RestrictedAdmin(SimpleHistoryAdmin):
         raise Http404(f"No {opts.verbose_name} with this id.")
 
     def history_view(self, request, object_id, extra_context=None):
-        if not self.get_queryset(request).filter(pk=object_id).exists():
+        # get_object() scopes the lookup and turns a malformed id into None.
+        if self.get_object(request, unquote(object_id)) is None:
             raise Http404("No such object.")
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         raise Http404("History is append-only: past versions cannot be restored.")
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def _scope_choices(self, db_field, request, kwargs) -> None:
         related = db_field.related_model
         if (
             getattr(related, "access_scope", None) is not None
@@ -71,7 +80,55 @@ class RestrictedAdmin(SimpleHistoryAdmin):
             kwargs["queryset"] = policy.restrict(
                 related._default_manager.all(), request.user, VIEW
             )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        self._scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # --- Service errors -----------------------------------------------------
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            if request.method != "POST" or hasattr(request, "_cairn_refusal"):
+                raise
+            # The refused save was rolled back. Validate the same input again,
+            # this time failing with the service's message, so the form is
+            # redisplayed with what the user typed.
+            request._cairn_refusal = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_cairn_refusal", None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (_RefusedFormMixin, form), {"refusal": refusal})
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_domain_error(request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_queryset(self, request, queryset):
+        # One object at a time through delete_model, hence through the service.
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def response_action(self, request, queryset):
+        try:
+            with transaction.atomic(using=queryset.db):
+                return super().response_action(request, queryset)
+        except DomainError as exc:
+            self.message_domain_error(request, exc)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_list_filter(self, request):
         # Related filters list only values present in the scoped queryset.
@@ -99,6 +156,21 @@ class RestrictedAdmin(SimpleHistoryAdmin):
 
     def message_domain_error(self, request, exc: DomainError) -> None:
         self.message_user(request, exc.message, level=messages.ERROR)
+
+
+class _RefusedFormMixin:
+    """Fails validation with the message of the service that refused the save."""
+
+    refusal: DomainError
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = self.refusal.errors or {None: [self.refusal.message]}
+        for field, messages_ in errors.items():
+            target = field if field in self.fields else None
+            for message in messages_ if isinstance(messages_, list) else [messages_]:
+                self.add_error(target, message)
+        return cleaned
 
 
 class ReadOnlyHistoryAdmin(admin.ModelAdmin):

@@ -50,6 +50,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Length, Substr
 
@@ -119,6 +120,13 @@ def _portfolio_q(user, codename: str, lookup: str) -> Q:
     return Q(Exists(grants))
 
 
+def _model_at(model: type[Model], path: str) -> type[Model]:
+    """The model at the end of an ORM path (``"milestone__portfolio"``)."""
+    for name in path.split("__"):
+        model = model._meta.get_field(name).related_model
+    return model
+
+
 def scope_q(model: type[Model], user, action: str) -> Q:
     """The filter selecting ``model`` rows the (non-superuser) user may act on."""
     codename = _check_action(action)
@@ -126,7 +134,7 @@ def scope_q(model: type[Model], user, action: str) -> Q:
     if scope is None:
         raise TypeError(f"{model.__name__} declares no access_scope.")
     if scope.via is not None:
-        related = model._meta.get_field(scope.via.split("__")[0]).related_model
+        related = _model_at(model, scope.via)
         inner = restrict(related._default_manager.all(), user, action)
         return Q(**{f"{scope.via}__in": inner.values("pk")})
     query = Q(pk__in=[])
@@ -187,7 +195,12 @@ def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
     label = queryset.model._meta.verbose_name
     try:
         obj = restrict(queryset, user, VIEW).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (
+        queryset.model.DoesNotExist,
+        ValueError,
+        TypeError,
+        ValidationError,  # a malformed UUID, for instance
+    ) as exc:
         raise NotFound(f"No such {label}.") from exc
     if action != VIEW and not can(user, action, obj):
         raise Forbidden(f"You may not {action} this {label}.")

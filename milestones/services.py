@@ -9,7 +9,7 @@ and a reason. Failures raise ``portal.errors`` exceptions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -274,9 +274,9 @@ def milestone_update(
 ) -> Milestone:
     """Edit a milestone's non-progress fields, with an optimistic version check.
 
-    Baseline fields (budget, planned dates, success criteria, weight) need a
-    change reason; moving the milestone to another scope needs plan-change
-    rights, not just ownership.
+    Baseline fields (budget, planned dates, success criteria, weight) need
+    plan-change rights (not just ownership) and a change reason; so does
+    moving the milestone to another scope, minus the reason.
     """
     allowed = set(MILESTONE_EDITABLE_FIELDS) | set(MILESTONE_BASELINE_FIELDS)
     unknown = set(fields) - allowed
@@ -292,20 +292,33 @@ def milestone_update(
     if not changed:
         return current
     baseline = [f for f in changed if f in MILESTONE_BASELINE_FIELDS]
+    scope_moves = [f for f in changed if f in MILESTONE_SCOPE_FIELDS]
+    # Ownership gives "change" on the milestone, not on its plan: the baseline
+    # and the scope need plan-change rights on the portfolio or the org unit.
+    if (baseline or scope_moves) and not _may_change_plans(actor, current):
+        if baseline:
+            raise Forbidden(
+                "Only portfolio managers may change a milestone's baseline ("
+                + ", ".join(baseline)
+                + "); request a baseline change instead."
+            )
+        raise Forbidden("Only portfolio managers may move a milestone's scope.")
     if baseline and not (reason or "").strip():
         raise Invalid(
             "Changing " + ", ".join(baseline) + " needs a change reason.",
             errors={"reason": ["Baseline changes need a change reason."]},
         )
-    scope_moves = [f for f in changed if f in MILESTONE_SCOPE_FIELDS]
-    if scope_moves and actor is not None and not actor.is_superuser:
-        if not policy.can(actor, CHANGE, current.portfolio) and not policy.can(
-            actor, CHANGE, current.org_unit
-        ):
-            raise Forbidden("Only portfolio managers may move a milestone's scope.")
     for field in changed:
         setattr(current, field, fields[field])
     return _save_milestone(current, actor=actor, fields=changed, reason=reason)
+
+
+def _may_change_plans(actor, milestone: Milestone) -> bool:
+    if actor is None or actor.is_superuser:
+        return True
+    return policy.can(actor, CHANGE, milestone.portfolio) or policy.can(
+        actor, CHANGE, milestone.org_unit
+    )
 
 
 def _raw(value):
@@ -352,6 +365,7 @@ def milestone_submit_update(
     blockers: str = "",
     next_steps: str = "",
     evidence=None,
+    submitted_at: datetime | None = None,
 ) -> ProgressUpdate:
     """Record a progress update and apply it to the milestone.
 
@@ -359,12 +373,22 @@ def milestone_submit_update(
     nothing), appends an immutable ProgressUpdate, applies status, percent,
     spend, estimate and forecast to the milestone with history, then sends
     ``milestone_updated`` once the transaction commits.
+
+    ``submitted_at`` is for system use only (demo seeding, imports of past
+    reports); forms and the API never pass it. It dates the report and the
+    milestone's ``last_progress_at`` in the past: never in the future, never
+    before the milestone's previous report. History rows keep the real time
+    they were written.
     """
     milestone_id = milestone.pk if isinstance(milestone, Milestone) else milestone
     current = _locked(milestone_id)
     _require(actor, UPDATE, current)
     _check_version(current, expected_version)
     now = timezone.now()
+    if submitted_at is not None:
+        _check_backdated(current, submitted_at, now)
+        now = submitted_at
+    on_day = timezone.localdate(now)
     if status == Status.COMPLETED and current.requires_validation:
         # The completion gate: an approver turns it into Completed.
         status = Status.PENDING_VALIDATION
@@ -401,10 +425,10 @@ def milestone_submit_update(
     current.last_progress_at = now
     fields = [*UPDATE_FIELDS, "last_progress_at"]
     if current.actual_start is None and status != Status.NOT_STARTED:
-        current.actual_start = timezone.localdate()
+        current.actual_start = on_day
         fields.append("actual_start")
     if status == Status.COMPLETED and current.actual_completion is None:
-        current.actual_completion = timezone.localdate()
+        current.actual_completion = on_day
         fields.append("actual_completion")
     update.save()
     _save_milestone(
@@ -421,6 +445,24 @@ def milestone_submit_update(
         )
     )
     return update
+
+
+def _check_backdated(milestone: Milestone, submitted_at: datetime, now) -> None:
+    if timezone.is_naive(submitted_at):
+        raise Invalid(
+            "The submission time needs a time zone.",
+            errors={"submitted_at": ["Give an aware datetime."]},
+        )
+    if submitted_at > now:
+        raise Invalid(
+            "A progress update cannot be dated in the future.",
+            errors={"submitted_at": ["This time is in the future."]},
+        )
+    if milestone.last_progress_at and submitted_at < milestone.last_progress_at:
+        raise Invalid(
+            "A progress update cannot be dated before the milestone's last one.",
+            errors={"submitted_at": ["Earlier than the previous progress update."]},
+        )
 
 
 @transaction.atomic

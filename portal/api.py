@@ -1,10 +1,13 @@
-"""Shared API infrastructure: the exception handler and the restricted viewset."""
+"""Shared API infrastructure: the exception handler (the restricted base
+viewset is `accounts.api.base`)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
@@ -13,7 +16,7 @@ from .errors import DomainError
 def exception_handler(exc, context):
     """Translate domain errors and model validation errors into API responses."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        return Response(_drf_keys(exc.as_dict()), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             body = {
@@ -21,5 +24,13 @@ def exception_handler(exc, context):
             }
         else:
             body = {"detail": exc.messages}
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(_drf_keys(body), status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+def _drf_keys(body: dict) -> dict:
+    """Django's form-wide key ``__all__`` is DRF's ``non_field_errors``."""
+    if NON_FIELD_ERRORS in body:
+        body = dict(body)
+        body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop(NON_FIELD_ERRORS)
+    return body

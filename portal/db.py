@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Func, IntegerField
+from django.db.models import DecimalField, Func, IntegerField
 
 
 class DaysBetween(Func):
@@ -28,3 +28,38 @@ class DaysBetween(Func):
             arg_joiner=") - julianday(",
             **extra_context,
         )
+
+
+class Ratio(Func):
+    """``numerator / denominator * scale`` as a decimal; NULL when the denominator
+    is 0 or NULL.
+
+    Integer operands never truncate: the numerator is cast to NUMERIC on
+    PostgreSQL (exact decimal division) and to REAL on SQLite, whose NUMERIC
+    keeps whole values as integers and would divide them as integers. Use it
+    for every division in an annotation or aggregate (percentages, weighted
+    averages, rates) so both backends give the same figures.
+    """
+
+    output_field = DecimalField()
+    arity = 2
+
+    def __init__(self, numerator, denominator, *, scale: int = 1, **extra):
+        super().__init__(numerator, denominator, **extra)
+        self.scale = int(scale)
+
+    def _ratio_sql(self, compiler, connection, cast_type: str, **extra_context):
+        # "(CAST(num AS type) * scale / NULLIF(den, 0))"
+        return super().as_sql(
+            compiler,
+            connection,
+            template="(CAST(%(expressions)s, 0))",
+            arg_joiner=f" AS {cast_type}) * {self.scale} / NULLIF(",
+            **extra_context,
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return self._ratio_sql(compiler, connection, "NUMERIC", **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self._ratio_sql(compiler, connection, "REAL", **extra_context)

@@ -182,6 +182,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MilestoneTypeEnum": "milestones.models.Milestone.Type",
+        "DependencyTypeEnum": "milestones.models.Dependency.Type",
+        "MilestoneStatusEnum": "milestones.models.Status",
+        "KpiKindEnum": "milestones.models.KPI.Kind",
+    },
 }
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
@@ -202,11 +208,23 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Cairn's own settings.
 CAIRN_DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo")
+# Evidence attached to progress updates: size limit and allowed file types
+# (checked by extension and by content; see milestones.forms).
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024)
+EVIDENCE_ALLOWED_TYPES = env.list(
+    "EVIDENCE_ALLOWED_TYPES",
+    default=["pdf", "png", "jpg", "xlsx", "docx", "csv", "txt"],
+)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # WeasyPrint logs every layout step at INFO; keep its warnings only.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

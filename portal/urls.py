@@ -14,6 +14,7 @@ admin.site.index_title = "Administration"
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("milestones.api.urls")),
+    path("", include("risks.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,15 +23,16 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
-        auth_views.PasswordChangeView.as_view(),
+        views.PasswordChangeView.as_view(),
         name="password_change",
     ),
     path(
         "accounts/password_change/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
+        views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("notifications/", include("portal.notifications.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

@@ -9,6 +9,12 @@ from accounts.roles import Role
 from .factories import PASSWORD, build_org, make_member, make_milestone, make_portfolio
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Hashing a password properly costs ~0.5 s; tests need no such strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def org(db):
     return build_org()

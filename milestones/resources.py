@@ -1,0 +1,414 @@
+"""Milestone import and export (django-import-export), by natural keys.
+
+Columns name related rows the way people know them: the portfolio by slug, the
+category by name (within the row's portfolio), the objective by code (within
+the portfolio), the org unit by code and the owner by username. Lookups only
+reach rows the importing user may see.
+
+An import is all or nothing: every row is validated and saved through
+``milestones.services`` inside one transaction, and a single invalid row rolls
+the whole file back; each bad row is reported with its number and reasons.
+A row with an ``id`` (or a ``code`` already used in its portfolio) updates that
+milestone through ``milestone_update`` (checked against ``version`` when the
+column is filled); other rows create one through ``milestone_create``. Status
+and percent complete of an existing milestone change through
+``milestones_bulk_set_progress``. History records the importing user.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models, transaction
+from import_export import fields, resources, widgets
+
+from accounts import policy
+from accounts.models import OrgUnit, User
+from accounts.roles import CHANGE, VIEW
+from portal.errors import DomainError
+
+from . import services
+from .models import (
+    MILESTONE_BASELINE_FIELDS,
+    Milestone,
+    MilestoneCategory,
+    Portfolio,
+    Status,
+    StrategicObjective,
+)
+from .services import MILESTONE_EDITABLE_FIELDS
+
+PROGRESS_FIELDS = ("status", "percent_complete")
+RELATED = ("portfolio", "category", "objective", "org_unit", "owner")
+COLUMNS = (
+    "id",
+    "code",
+    "name",
+    "portfolio",
+    "category",
+    "objective",
+    "org_unit",
+    "owner",
+    "type",
+    "description",
+    "success_criteria",
+    "validation_method",
+    "risk_factors",
+    "stakeholder_impact",
+    "communication_plan",
+    "technology_required",
+    "business_impact",
+    "requires_validation",
+    "weight",
+    "approved_budget",
+    "planned_start",
+    "planned_completion",
+    "actual_start",
+    "status",
+    "percent_complete",
+    "version",
+)
+# Exported for reading; an import ignores them (they change through updates).
+EXPORT_ONLY = (
+    "actual_spend",
+    "estimate_at_completion",
+    "forecast_completion",
+    "actual_completion",
+)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # spreadsheets turn codes like 12 into 12.0
+    return str(value).strip()
+
+
+class NumberWidget(widgets.DecimalWidget):
+    """Decimals with a readable error instead of a traceback."""
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except (InvalidOperation, ValueError, TypeError):
+            raise ValueError(f"{value!r} is not a number.") from None
+
+
+class IsoDateWidget(widgets.DateWidget):
+    """ISO dates (2026-03-31) or spreadsheet date cells."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date) or value in (None, ""):
+            return value or None
+        try:
+            return super().clean(_text(value), row, **kwargs)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date like 2026-03-31.") from None
+
+
+class ChoiceWidget(widgets.Widget):
+    """A choice by its value (``at_risk``) or its label (``At risk``)."""
+
+    def __init__(self, choices: type[models.TextChoices], **kwargs):
+        self.choices = choices
+        super().__init__(**kwargs)
+
+    def clean(self, value, row=None, **kwargs):
+        text = _text(value)
+        if not text:
+            return None
+        for choice in self.choices:
+            if text.lower() in (choice.value.lower(), choice.label.lower()):
+                return choice.value
+        allowed = ", ".join(c.value for c in self.choices)
+        raise ValueError(f"Unknown value {text!r}; use one of: {allowed}.")
+
+
+class ScopedKeyWidget(widgets.ForeignKeyWidget):
+    """A related row by a natural key, among the rows the importer may see."""
+
+    def __init__(self, model, field: str, *, noun: str, **kwargs):
+        self.noun = noun
+        super().__init__(model, field, **kwargs)
+
+    def get_queryset(self, value, row, *args, **kwargs):
+        user = kwargs.get("user")
+        return policy.restrict(self.model._default_manager.all(), user, VIEW)
+
+    def clean(self, value, row=None, **kwargs):
+        text = _text(value)
+        if not text:
+            return None
+        try:
+            return self.get_queryset(text, row, **kwargs).get(**{self.field: text})
+        except self.model.DoesNotExist:
+            raise ValueError(self.missing(text, row)) from None
+        except self.model.MultipleObjectsReturned:
+            raise ValueError(f"Several {self.noun}s match {text!r}.") from None
+
+    def missing(self, text: str, row) -> str:
+        return f"No {self.noun} {text!r} that you may see."
+
+
+class PortfolioChildWidget(ScopedKeyWidget):
+    """A category or objective, looked up within the row's portfolio."""
+
+    def get_queryset(self, value, row, *args, **kwargs):
+        queryset = super().get_queryset(value, row, *args, **kwargs)
+        return queryset.filter(portfolio__slug=_text((row or {}).get("portfolio")))
+
+    def missing(self, text: str, row) -> str:
+        slug = _text((row or {}).get("portfolio"))
+        return f"No {self.noun} {text!r} in portfolio {slug!r}."
+
+
+class MilestoneResource(resources.ModelResource):
+    """Milestones as spreadsheet rows, saved through the milestones services."""
+
+    portfolio = fields.Field(
+        attribute="portfolio",
+        column_name="portfolio",
+        widget=ScopedKeyWidget(Portfolio, "slug", noun="portfolio"),
+    )
+    category = fields.Field(
+        attribute="category",
+        column_name="category",
+        widget=PortfolioChildWidget(MilestoneCategory, "name", noun="category"),
+    )
+    objective = fields.Field(
+        attribute="objective",
+        column_name="objective",
+        widget=PortfolioChildWidget(StrategicObjective, "code", noun="objective"),
+    )
+    org_unit = fields.Field(
+        attribute="org_unit",
+        column_name="org_unit",
+        widget=ScopedKeyWidget(OrgUnit, "code", noun="org unit"),
+    )
+    owner = fields.Field(
+        attribute="owner",
+        column_name="owner",
+        widget=ScopedKeyWidget(User, "username", noun="user"),
+    )
+    type = fields.Field(
+        attribute="type",
+        column_name="type",
+        widget=ChoiceWidget(Milestone.Type),
+        default=Milestone.Type.STRATEGIC,
+    )
+    status = fields.Field(
+        attribute="status",
+        column_name="status",
+        widget=ChoiceWidget(Status),
+        default=Status.NOT_STARTED,
+    )
+    version = fields.Field(attribute="version", column_name="version", readonly=True)
+    actual_spend = fields.Field(
+        attribute="actual_spend", readonly=True, widget=NumberWidget()
+    )
+    estimate_at_completion = fields.Field(
+        attribute="estimate_at_completion", readonly=True, widget=NumberWidget()
+    )
+    forecast_completion = fields.Field(
+        attribute="forecast_completion", readonly=True, widget=IsoDateWidget()
+    )
+    actual_completion = fields.Field(
+        attribute="actual_completion", readonly=True, widget=IsoDateWidget()
+    )
+
+    class Meta:
+        model = Milestone
+        name = "Milestones by natural keys"
+        fields = (*COLUMNS, *EXPORT_ONLY)
+        export_order = (*COLUMNS, *EXPORT_ONLY)
+        import_id_fields = ("id",)
+        clean_model_instances = True
+        use_transactions = True
+
+    def __init__(self, *, user=None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user
+
+    @classmethod
+    def widget_from_django_field(cls, f, default=widgets.Widget):
+        if isinstance(f, models.DecimalField):
+            return NumberWidget
+        if isinstance(f, models.DateField) and not isinstance(f, models.DateTimeField):
+            return IsoDateWidget
+        return super().widget_from_django_field(f, default)
+
+    # Reads -----------------------------------------------------------------
+
+    def get_queryset(self):
+        """The milestones an import may update: those the user may change."""
+        return policy.restrict(
+            Milestone.objects.select_related(*RELATED), self.user, CHANGE
+        )
+
+    def export(self, queryset=None, **kwargs):
+        if queryset is None:
+            queryset = policy.restrict(Milestone.objects.all(), self.user, VIEW)
+        return super().export(queryset.select_related(*RELATED), **kwargs)
+
+    def get_instance(self, instance_loader, row):
+        """The milestone a row updates: by id, else by code in its portfolio."""
+        raw_id = _text(row.get("id"))
+        if raw_id:
+            try:
+                pk = int(Decimal(raw_id))
+            except (InvalidOperation, ValueError):
+                raise ValidationError({"id": f"{raw_id!r} is not an id."}) from None
+            try:
+                return self.get_queryset().get(pk=pk)
+            except Milestone.DoesNotExist:
+                raise ValidationError(
+                    {"id": f"No milestone with id {pk} that you may change."}
+                ) from None
+        code, slug = _text(row.get("code")), _text(row.get("portfolio"))
+        if code and slug:
+            matches = list(
+                self.get_queryset().filter(portfolio__slug=slug, code=code)[:2]
+            )
+            if len(matches) > 1:
+                raise ValidationError(
+                    {
+                        "code": f"Several milestones of {slug} use code {code!r}; "
+                        "give the id."
+                    }
+                )
+            if matches:
+                return matches[0]
+        return None
+
+    # Writes ----------------------------------------------------------------
+
+    def import_data(
+        self,
+        dataset,
+        dry_run=False,
+        raise_errors=False,
+        use_transactions=None,
+        collect_failed_rows=False,
+        rollback_on_validation_errors=False,
+        **kwargs,
+    ):
+        # All or nothing, whoever calls: one transaction, rolled back if any
+        # row is invalid.
+        if kwargs.get("user") is not None:
+            self.user = kwargs["user"]
+        kwargs["user"] = self.user
+        return super().import_data(
+            dataset,
+            dry_run=dry_run,
+            raise_errors=raise_errors,
+            use_transactions=True,
+            collect_failed_rows=collect_failed_rows,
+            rollback_on_validation_errors=True,
+            **kwargs,
+        )
+
+    def before_import(self, dataset, **kwargs):
+        if self.user is None:
+            raise ValueError("An import needs the importing user.")
+        headers = set(dataset.headers or ())
+        if "id" not in headers:
+            # Rows without an id are new, unless their code names a milestone.
+            dataset.append_col([""] * len(dataset), header="id")
+        if not headers & {"id", "portfolio"}:
+            raise ValueError("The file needs an id or a portfolio column.")
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        present = {
+            field.attribute
+            for field in self.get_import_fields()
+            if field.column_name in row and not field.readonly
+        } - {"id"}
+        reason = (kwargs.get("reason") or "").strip() or self._default_reason(kwargs)
+        try:
+            with transaction.atomic():
+                if is_create:
+                    saved = self._create(instance, present)
+                else:
+                    saved = self._update(instance, present, row, reason)
+        except DomainError as exc:
+            raise self._row_errors(exc) from exc
+        for field in Milestone._meta.concrete_fields:
+            setattr(instance, field.attname, getattr(saved, field.attname))
+        instance._state.adding = False
+
+    def _row_errors(self, exc: DomainError) -> ValidationError:
+        """A service's refusal as the row's errors: on the columns it names,
+        else (its message) on the whole row."""
+        columns = {f.attribute for f in self.get_import_fields() if not f.readonly} - {
+            "id"
+        }
+        errors: dict[str, list[str]] = {}
+        for key, messages in exc.errors.items():
+            listed = messages if isinstance(messages, list) else [messages]
+            name = key if key in columns else NON_FIELD_ERRORS
+            errors.setdefault(name, []).extend(str(m) for m in listed)
+        if not exc.errors or NON_FIELD_ERRORS in errors:
+            errors[NON_FIELD_ERRORS] = [exc.message]
+        return ValidationError(errors)
+
+    def _default_reason(self, kwargs: dict[str, Any]) -> str:
+        name = kwargs.get("file_name") or "a file"
+        return f"Imported from {name}"[:100]
+
+    def _create(self, instance: Milestone, present: set[str]) -> Milestone:
+        values = {name: getattr(instance, name) for name in present}
+        portfolio = values.pop("portfolio")
+        return services.milestone_create(actor=self.user, portfolio=portfolio, **values)
+
+    def _update(
+        self, instance: Milestone, present: set[str], row, reason: str
+    ) -> Milestone:
+        if (
+            "portfolio" in present
+            and instance.portfolio_id != self._stored(instance).portfolio_id
+        ):
+            raise ValidationError(
+                {"portfolio": "A milestone cannot move to another portfolio."}
+            )
+        raw_version = _text(row.get("version"))
+        try:
+            expected = int(Decimal(raw_version)) if raw_version else None
+        except (InvalidOperation, ValueError):
+            raise ValidationError(
+                {NON_FIELD_ERRORS: [f"{raw_version!r} is not a version number."]}
+            ) from None
+        editable = set(MILESTONE_EDITABLE_FIELDS) | set(MILESTONE_BASELINE_FIELDS)
+        values = {name: getattr(instance, name) for name in present & editable}
+        saved = services.milestone_update(
+            actor=self.user,
+            milestone=instance,
+            expected_version=expected,
+            reason=reason,
+            **values,
+        )
+        progress = {
+            name: getattr(instance, name)
+            for name in present & set(PROGRESS_FIELDS)
+            if getattr(instance, name) != getattr(saved, name)
+        }
+        if progress:
+            (saved,) = services.milestones_bulk_set_progress(
+                actor=self.user,
+                changes={saved.pk: progress},
+                expected_versions={saved.pk: saved.version},
+                reason=reason,
+            )
+        return saved
+
+    @staticmethod
+    def _stored(instance: Milestone) -> Milestone:
+        return Milestone.objects.only("portfolio").get(pk=instance.pk)

@@ -1,0 +1,23 @@
+"""Reads of the outbox for the in-portal list."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.roles import VIEW
+from portal.models import Notification
+
+
+def notifications_for(user) -> QuerySet[Notification]:
+    """The user's own in-portal notifications, newest first (superusers too
+    see only theirs here)."""
+    return (
+        Notification.objects.in_portal()
+        .restrict(user, VIEW)
+        .filter(recipient=user)
+        .order_by("-created_at", "-id")
+    )
+
+
+def unread_count(user) -> int:
+    return notifications_for(user).filter(read_at__isnull=True).count()

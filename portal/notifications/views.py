@@ -1,0 +1,39 @@
+"""The in-portal list of the signed-in user's notifications."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+
+PAGE_SIZE = 25
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_list(request):
+    """GET: the user's notifications, newest first, unread ones marked.
+    POST ``all=1``, or one or more ``id``: mark them read."""
+    if request.method == "POST":
+        if request.POST.get("all"):
+            count = services.notifications_mark_read(actor=request.user)
+        else:
+            ids = [int(v) for v in request.POST.getlist("id") if v.isdigit()]
+            count = services.notifications_mark_read(actor=request.user, ids=ids)
+        messages.info(request, f"{count} notification(s) marked as read.")
+        return redirect("notifications")
+    notifications = selectors.notifications_for(request.user)
+    page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = admin.site.each_context(request)
+    context.update(
+        is_nav_sidebar_enabled=False,
+        has_permission=True,
+        title="Notifications",
+        page=page,
+        unread=selectors.unread_count(request.user),
+    )
+    return render(request, "portal/notifications.html", context)

@@ -1,0 +1,919 @@
+"""Reads of the reporting app: the dashboard, its drill-down and the executive
+status report.
+
+Nothing here computes a figure of its own: progress, plan, status, scorecard,
+success metrics and the regional comparison come from
+``milestones.selectors``; risks, the heat map and escalations from
+``risks.selectors``. This module picks the rows a page or the report needs,
+bundles them into dataclasses and turns them into chart inputs
+(``reporting.charts``). Every read takes the reading ``user`` and goes through
+the access policy; the scheduled distribution reads as :data:`SYSTEM`.
+
+The executive report has two sources with the same interface:
+:class:`LiveSource` (today's figures, the dashboard's selectors) and
+``reporting.history.HistorySource`` (the figures as they stood at the end of a
+past day, rebuilt from simple-history).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.apps import apps
+from django.db.models import (
+    Count,
+    DecimalField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from accounts.policy import get_for_user
+from accounts.roles import VIEW
+from milestones import selectors as ms
+from milestones.models import (
+    KPI,
+    Dependency,
+    KPIMeasurement,
+    Milestone,
+    MilestoneCategory,
+    Portfolio,
+    ProgressUpdate,
+    ResourceAllocation,
+    Status,
+)
+from milestones.querysets import open_q
+from milestones.scheduling import Link, Task, critical_path
+from risks import selectors as rs
+from risks.models import Escalation, Risk, severity_for
+
+from . import charts
+
+logger = logging.getLogger(__name__)
+
+DUE_WITHIN_DAYS = 30
+REPORT_PERIOD_DAYS = 7
+TOP_RISKS_DASHBOARD = 5
+TOP_RISKS_REPORT = 3
+LIST_LIMIT = 10
+ACHIEVEMENTS_LIMIT = 5
+GANTT_MAX_ROWS = 40
+REPORT_MILESTONES_PER_CATEGORY = 25
+CENT = Decimal("0.01")
+
+
+class _SystemReader:
+    """The reader of scheduled work (the weekly distribution): sees everything.
+
+    It quacks like a superuser for the access policy (``restrict`` and ``can``
+    let superusers through) but is no database row: it never appears as the
+    author of anything (archives it generates have no ``generated_by``).
+    """
+
+    pk = id = None
+    username = "system"
+    is_authenticated = True
+    is_active = True
+    is_superuser = True
+    is_staff = False
+    is_anonymous = False
+
+    def __str__(self) -> str:
+        return "Cairn (scheduled)"
+
+
+SYSTEM = _SystemReader()
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` in the current time zone."""
+    start = datetime.combine(day + timedelta(days=1), time())
+    return timezone.make_aware(start) - timedelta(microseconds=1)
+
+
+def start_of_day(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time()))
+
+
+# Portfolios ----------------------------------------------------------------
+
+
+def portfolios_for(user) -> QuerySet[Portfolio]:
+    """The portfolios the user may view, with their org unit."""
+    return (
+        Portfolio.objects.restrict(user, VIEW)
+        .select_related("org_unit", "sponsor")
+        .order_by("name")
+    )
+
+
+def portfolio_for(user, slug: str) -> Portfolio:
+    """One portfolio by slug; ``NotFound`` (404) when missing or out of scope."""
+    return get_for_user(portfolios_for(user), user, VIEW, slug=slug)
+
+
+# Approvals (hook) ------------------------------------------------------------
+
+
+def _approval_model():
+    """``milestones.ApprovalRequest`` once the approvals issue adds it."""
+    try:
+        return apps.get_model("milestones", "ApprovalRequest")
+    except LookupError:
+        return None
+
+
+def _approvals(user, portfolio: Portfolio | None, *, reauthorizations: bool) -> list:
+    model = _approval_model()
+    if model is None:
+        return []
+    fields = {f.name for f in model._meta.get_fields()}
+    queryset = model.objects.restrict(user, VIEW)
+    if "status" in fields:
+        queryset = queryset.filter(status="pending")
+    if portfolio is not None:
+        if "portfolio" in fields:
+            queryset = queryset.filter(portfolio=portfolio)
+        elif "milestone" in fields:
+            queryset = queryset.filter(milestone__portfolio=portfolio)
+    if reauthorizations and "kind" in fields:
+        queryset = queryset.filter(kind__icontains="reauthor")
+    return list(queryset[:LIST_LIMIT])
+
+
+def pending_approvals(user, portfolio: Portfolio | None = None) -> list:
+    """Approval requests awaiting a decision, in the user's scope.
+
+    HOOK: returns an empty list until ``milestones.ApprovalRequest`` exists
+    (issue 6). Once it does, the query above is a best guess (``status`` =
+    ``"pending"``, scoped by ``portfolio`` or ``milestone__portfolio``); the
+    approvals work should replace it with its own selector.
+    """
+    return _approvals(user, portfolio, reauthorizations=False)
+
+
+def open_reauthorizations(user, portfolio: Portfolio | None = None) -> list:
+    """Pending budget/timeline reauthorizations: the report's "resource needs".
+
+    HOOK, like :func:`pending_approvals`: empty until approvals exist.
+    """
+    return _approvals(user, portfolio, reauthorizations=True)
+
+
+# Chart inputs shared by the live and the historical source ------------------
+
+
+def heat_cells_from(heat_map: rs.HeatMap) -> list[charts.HeatCell]:
+    return [
+        charts.HeatCell(c.probability, c.impact, c.count, str(c.severity))
+        for row in heat_map.rows
+        for c in row
+    ]
+
+
+def category_bars(categories: list[ms.CategoryProgress]) -> list[charts.CategoryBar]:
+    return [
+        charts.CategoryBar(
+            label=c.name,
+            progress=float(c.progress),
+            expected=float(c.planned_progress),
+            weight=float(c.weight),
+            status=c.status,
+        )
+        for c in categories
+    ]
+
+
+def _cumulative(rows: list[tuple[date, int]]) -> list[tuple[date, int]]:
+    total, series = 0, []
+    for day, count in rows:
+        total += count
+        series.append((day, total))
+    return series
+
+
+@dataclass(frozen=True)
+class BurnUp:
+    completed: list[tuple[date, int]]
+    planned: list[tuple[date, int]]
+    total: int
+
+
+def burn_up_from(milestones: QuerySet, today: date) -> BurnUp:
+    """Cumulative completions (by actual completion up to ``today``) and
+    planned completions of the non-cancelled milestones of ``milestones``.
+    Two grouped queries; works on live and on historical querysets."""
+    active = milestones.exclude(status=Status.CANCELLED).order_by()
+    completed = (
+        active.filter(
+            status=Status.COMPLETED,
+            actual_completion__isnull=False,
+            actual_completion__lte=today,
+        )
+        .values_list("actual_completion")
+        .annotate(n=Count("pk"))
+        .order_by("actual_completion")
+    )
+    planned = (
+        active.values_list("planned_completion")
+        .annotate(n=Count("pk"))
+        .order_by("planned_completion")
+    )
+    planned_rows = list(planned)
+    return BurnUp(
+        completed=_cumulative(list(completed)),
+        planned=_cumulative(planned_rows),
+        total=sum(n for _, n in planned_rows),
+    )
+
+
+def burn_up_chart(data: BurnUp, today: date) -> SafeString:
+    return charts.burn_up(data.completed, data.planned, total=data.total, today=today)
+
+
+def gantt_chart(
+    milestones: list,
+    links: list[tuple[int, int, str, int]],
+    *,
+    today: date,
+    href=None,
+    max_rows: int = GANTT_MAX_ROWS,
+) -> SafeString:
+    """The timeline of ``milestones`` (rows with ``id``, ``name``, the plan
+    and progress fields) and ``links`` (predecessor id, successor id, type,
+    lag), the critical path from ``milestones.scheduling.critical_path``.
+
+    Beyond ``max_rows`` milestones the critical ones come first, then the
+    open ones starting earliest; a note says how many are shown.
+    """
+    active = [m for m in milestones if m.status != Status.CANCELLED]
+    ids = {m.id for m in active}
+    kept = [link for link in links if link[0] in ids and link[1] in ids]
+    tasks = [
+        Task(
+            id=m.id,
+            planned_start=m.planned_start,
+            planned_finish=m.planned_completion,
+            percent_complete=float(m.percent_complete),
+            forecast_finish=m.forecast_completion,
+            actual_finish=m.actual_completion,
+            actual_start=m.actual_start,
+        )
+        for m in active
+    ]
+    try:
+        schedule = critical_path(
+            tasks, [Link(p, s, t, lag) for p, s, t, lag in kept], today=today
+        )
+        scheduled = schedule.tasks
+    except ValueError:  # a cycle or bad data: draw the plan without analysis
+        logger.warning("No critical path for the timeline", exc_info=True)
+        scheduled = {}
+
+    def critical(m) -> bool:
+        return bool(scheduled.get(m.id) and scheduled[m.id].critical)
+
+    chosen = active
+    note = ""
+    if len(active) > max_rows:
+        ranked = sorted(
+            active,
+            key=lambda m: (
+                not critical(m),
+                m.status == Status.COMPLETED,
+                m.planned_start,
+                m.id,
+            ),
+        )
+        chosen = ranked[:max_rows]
+        note = (
+            f"Showing {max_rows} of {len(active)} milestones: the critical path "
+            "first, then the open ones starting earliest."
+        )
+    chosen = sorted(chosen, key=lambda m: (m.planned_start, m.planned_completion, m.id))
+    rows = []
+    for m in chosen:
+        finish = scheduled[m.id].ef if m.id in scheduled else m.forecast_completion
+        rows.append(
+            charts.GanttRow(
+                id=m.id,
+                label=m.name,
+                start=m.planned_start,
+                finish=m.planned_completion,
+                forecast=finish if finish and finish > m.planned_completion else None,
+                percent=float(m.percent_complete),
+                status=m.status,
+                critical=critical(m),
+                href=href(m) if href else None,
+            )
+        )
+    return charts.gantt(
+        rows,
+        [charts.GanttLink(p, s, t) for p, s, t, _ in kept],
+        today=today,
+        note=note,
+    )
+
+
+# KPIs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KPIStatus:
+    """A KPI against its target: the latest value on or before the report day
+    and how far it has moved from the baseline towards the target (%)."""
+
+    name: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    value: Decimal | None
+    measured_on: date | None
+    attainment: Decimal | None
+
+    @property
+    def met(self) -> bool:
+        return self.attainment is not None and self.attainment >= 100
+
+
+def kpi_statuses(kpis: QuerySet, day: date) -> list[KPIStatus]:
+    """The KPIs of ``kpis`` (live or historical rows; ``id`` is the KPI id)
+    with their latest measurement on or before ``day``. One query."""
+    latest = KPIMeasurement.objects.filter(
+        kpi_id=OuterRef("id"), measured_on__lte=day
+    ).order_by("-measured_on")
+    rows = kpis.annotate(
+        latest_value=Subquery(
+            latest.values("value")[:1],
+            output_field=DecimalField(max_digits=18, decimal_places=4),
+        ),
+        latest_on=Subquery(latest.values("measured_on")[:1]),
+    ).order_by("name")
+    result = []
+    for k in rows:
+        span = k.target - k.baseline
+        value = k.latest_value
+        attainment = None
+        if value is not None and span:
+            attainment = ((Decimal(value) - k.baseline) * 100 / span).quantize(
+                Decimal("0.1"), rounding=ROUND_HALF_UP
+            )
+        result.append(
+            KPIStatus(
+                name=k.name,
+                unit=k.unit,
+                baseline=k.baseline,
+                target=k.target,
+                value=Decimal(value) if value is not None else None,
+                measured_on=k.latest_on,
+                attainment=attainment,
+            )
+        )
+    return result
+
+
+# The live source -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitFTE:
+    name: str
+    fte: Decimal
+
+
+class LiveSource:
+    """Today's figures of one portfolio as ``user`` may see them: the same
+    selectors as the dashboard."""
+
+    is_history = False
+
+    def __init__(self, user, portfolio: Portfolio, today: date | None = None):
+        self.user = user
+        self.portfolio = portfolio
+        self.today = today or timezone.localdate()
+
+    def progress(self) -> ms.PortfolioProgress:
+        return ms.portfolio_progress(self.user, self.portfolio, today=self.today)
+
+    def categories(self) -> list[ms.CategoryProgress]:
+        return ms.category_progress(self.user, self.portfolio, today=self.today)
+
+    def milestones(self) -> QuerySet:
+        """Milestones with ``delay_days`` and the other figures; ``id`` is the
+        milestone id on both sources (``pk`` is not, on the historical one)."""
+        return ms.milestone_list(self.user, portfolio=self.portfolio, today=self.today)
+
+    def budget(self) -> tuple[Decimal, Decimal, Decimal | None]:
+        metrics = ms.success_metrics(self.user, self.portfolio, today=self.today)
+        return (
+            metrics.actual_spend,
+            metrics.approved_budget,
+            metrics.budget_utilisation,
+        )
+
+    def fte_by_unit(self) -> list[UnitFTE]:
+        rows = (
+            ResourceAllocation.objects.restrict(self.user, VIEW)
+            .filter(open_q("milestone__"), milestone__portfolio=self.portfolio)
+            .order_by()
+            .values("org_unit__name")
+            .annotate(total=Sum("fte"))
+            .order_by("-total", "org_unit__name")
+        )
+        return [UnitFTE(r["org_unit__name"], r["total"]) for r in rows]
+
+    def top_risks(self, limit: int) -> list:
+        return list(
+            rs.risks_for(self.user)
+            .filter(portfolio=self.portfolio)
+            .open()
+            .order_by("-score", "-impact", "title")[:limit]
+        )
+
+    def heat_cells(self) -> list[charts.HeatCell]:
+        return heat_cells_from(rs.risk_heat_map(self.user, portfolio=self.portfolio))
+
+    def escalations(self, limit: int = LIST_LIMIT) -> tuple[list, int]:
+        return limited(
+            rs.escalations_for(self.user).filter(portfolio=self.portfolio).active(),
+            limit,
+        )
+
+    def links(self) -> list[tuple[int, int, str, int]]:
+        return list(
+            Dependency.objects.restrict(self.user, VIEW)
+            .filter(successor__portfolio=self.portfolio)
+            .values_list("predecessor_id", "successor_id", "type", "lag_days")
+        )
+
+    def burn_up(self) -> BurnUp:
+        return burn_up_from(
+            Milestone.objects.restrict(self.user, VIEW).filter(
+                portfolio=self.portfolio
+            ),
+            self.today,
+        )
+
+    def kpis(self) -> list[KPIStatus]:
+        return kpi_statuses(
+            KPI.objects.restrict(self.user, VIEW).filter(portfolio=self.portfolio),
+            self.today,
+        )
+
+    def updates(self) -> QuerySet:
+        """Progress updates submitted by the end of the report day."""
+        return ProgressUpdate.objects.restrict(self.user, VIEW).filter(
+            milestone__portfolio=self.portfolio,
+            submitted_at__lte=end_of_day(self.today),
+        )
+
+    def approvals(self) -> list:
+        return pending_approvals(self.user, self.portfolio)
+
+    def reauthorizations(self) -> list:
+        return open_reauthorizations(self.user, self.portfolio)
+
+
+# Dashboard -------------------------------------------------------------------
+
+
+def milestone_href(portfolio: Portfolio):
+    def href(m) -> str:
+        return reverse("reporting:milestone", args=[portfolio.slug, m.id])
+
+    return href
+
+
+@dataclass
+class PortfolioCard:
+    """A portfolio on the dashboard: overall progress and its scorecard."""
+
+    portfolio: Portfolio
+    progress: ms.PortfolioProgress
+    categories: list[ms.CategoryProgress]
+    chart: SafeString
+
+    @property
+    def status_counts(self) -> list[tuple[str, str, int]]:
+        return status_counts(self.progress.counts)
+
+
+def status_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
+    """(status, label, count) for every status, in the workflow's order."""
+    return [(s.value, s.label, counts.get(s.value, 0)) for s in Status]
+
+
+@dataclass
+class Dashboard:
+    """The home page: every portfolio in scope and what needs attention."""
+
+    today: date
+    cards: list[PortfolioCard]
+    top_risks: list[Risk]
+    escalations: list[Escalation]
+    escalation_count: int
+    approvals: list
+    due_soon: list[Milestone]
+    due_count: int
+    regions: list[ms.RegionFigures]
+    heat_map: SafeString
+    due_within_days: int = DUE_WITHIN_DAYS
+
+    @property
+    def single(self) -> PortfolioCard | None:
+        return self.cards[0] if len(self.cards) == 1 else None
+
+
+def limited(queryset: QuerySet, limit: int) -> tuple[list, int]:
+    """The first ``limit`` rows and how many there are in all, in one query
+    (a window count over the whole result, computed before the LIMIT)."""
+    rows = list(queryset.annotate(total_rows=Window(Count("pk")))[:limit])
+    return rows, (rows[0].total_rows if rows else 0)
+
+
+def dashboard(user, *, today: date | None = None) -> Dashboard:
+    """Everything the home page shows, for the portfolios ``user`` may view.
+
+    A fixed number of queries per portfolio in scope (about four) plus a fixed
+    number for the cross-portfolio panels, whatever the number of milestones.
+    """
+    today = today or timezone.localdate()
+    portfolios = list(portfolios_for(user))
+    cards = []
+    for portfolio in portfolios:
+        categories = ms.category_progress(user, portfolio, today=today)
+        cards.append(
+            PortfolioCard(
+                portfolio=portfolio,
+                progress=ms.portfolio_progress(user, portfolio, today=today),
+                categories=categories,
+                chart=charts.progress_by_category(category_bars(categories)),
+            )
+        )
+    ids = [p.pk for p in portfolios]
+    risks = (
+        rs.risks_for(user)
+        .filter(portfolio_id__in=ids)
+        .open()
+        .order_by("-score", "-impact", "title")
+    )
+    escalations, escalation_count = limited(
+        rs.escalations_for(user).filter(portfolio_id__in=ids).active(), LIST_LIMIT
+    )
+    due_soon, due_count = limited(
+        ms.milestone_list(user, today=today)
+        .filter(portfolio_id__in=ids)
+        .due_within(DUE_WITHIN_DAYS, today)
+        .order_by("planned_completion", "name"),
+        LIST_LIMIT,
+    )
+    heat = rs.risk_heat_map(user)
+    return Dashboard(
+        today=today,
+        cards=cards,
+        top_risks=list(risks[:TOP_RISKS_DASHBOARD]),
+        escalations=escalations,
+        escalation_count=escalation_count,
+        approvals=pending_approvals(user),
+        due_soon=due_soon,
+        due_count=due_count,
+        regions=ms.regional_comparison(user, today=today),
+        heat_map=charts.risk_heat_map(
+            heat_cells_from(heat), severity_of=lambda s: str(severity_for(s))
+        ),
+    )
+
+
+@dataclass
+class PortfolioDashboard:
+    """Drill-down level 1: one portfolio with its charts."""
+
+    portfolio: Portfolio
+    today: date
+    progress: ms.PortfolioProgress
+    categories: list[ms.CategoryProgress]
+    metrics: ms.SuccessMetrics
+    top_risks: list[Risk]
+    escalations: list[Escalation]
+    escalation_count: int
+    approvals: list
+    due_soon: list[Milestone]
+    due_count: int
+    regions: list[ms.RegionFigures]
+    charts: dict[str, SafeString] = field(default_factory=dict)
+    due_within_days: int = DUE_WITHIN_DAYS
+
+    @property
+    def status_counts(self) -> list[tuple[str, str, int]]:
+        return status_counts(self.progress.counts)
+
+
+def portfolio_dashboard(
+    user, portfolio: Portfolio, *, today: date | None = None
+) -> PortfolioDashboard:
+    """One portfolio's dashboard: figures, lists and the four charts."""
+    source = LiveSource(user, portfolio, today)
+    today = source.today
+    categories = source.categories()
+    escalations, escalation_count = source.escalations()
+    due_soon, due_count = limited(
+        source.milestones()
+        .due_within(DUE_WITHIN_DAYS, today)
+        .order_by("planned_completion", "name"),
+        LIST_LIMIT,
+    )
+    timeline = list(source.milestones().order_by("planned_start", "id"))
+    return PortfolioDashboard(
+        portfolio=portfolio,
+        today=today,
+        progress=source.progress(),
+        categories=categories,
+        metrics=ms.success_metrics(user, portfolio, today=today),
+        top_risks=source.top_risks(TOP_RISKS_DASHBOARD),
+        escalations=escalations,
+        escalation_count=escalation_count,
+        approvals=source.approvals(),
+        due_soon=due_soon,
+        due_count=due_count,
+        regions=ms.regional_comparison(user, portfolio, today=today),
+        charts={
+            "categories": charts.progress_by_category(category_bars(categories)),
+            "heat_map": charts.risk_heat_map(source.heat_cells()),
+            "gantt": gantt_chart(
+                timeline,
+                source.links(),
+                today=today,
+                href=milestone_href(portfolio),
+            ),
+            "burn_up": burn_up_chart(source.burn_up(), today),
+        },
+    )
+
+
+@dataclass
+class CategoryDetail:
+    """Drill-down level 2: a category and its milestones."""
+
+    portfolio: Portfolio
+    figures: ms.CategoryProgress
+    milestones: list[Milestone]
+
+    @property
+    def category(self) -> MilestoneCategory:
+        return self.figures.category
+
+
+def category_detail(
+    user, portfolio: Portfolio, category_id: int, *, today: date | None = None
+) -> CategoryDetail:
+    """A category of ``portfolio`` with its figures and visible milestones;
+    ``NotFound`` when it is not one of the portfolio's categories."""
+    from portal.errors import NotFound
+
+    figures = next(
+        (
+            c
+            for c in ms.category_progress(user, portfolio, today=today)
+            if c.category.pk == category_id
+        ),
+        None,
+    )
+    if figures is None:
+        raise NotFound("No such category.")
+    milestones = (
+        ms.milestone_list(user, portfolio=portfolio, today=today)
+        .filter(category_id=category_id)
+        .order_by("planned_completion", "name")
+    )
+    return CategoryDetail(portfolio, figures, list(milestones))
+
+
+@dataclass
+class MilestoneDetail:
+    """Drill-down level 3: one milestone, its latest reports and its risks."""
+
+    milestone: Milestone
+    updates: list[ProgressUpdate]
+    risks: list[Risk]
+    predecessors: list[Dependency]
+    successors: list[Dependency]
+
+
+def milestone_detail(
+    user, portfolio: Portfolio, milestone_id: int, *, today: date | None = None
+) -> MilestoneDetail:
+    """One milestone of ``portfolio`` (404 when unseen) with its context."""
+    milestone = get_for_user(
+        ms.milestone_list(user, portfolio=portfolio, today=today),
+        user,
+        VIEW,
+        pk=milestone_id,
+    )
+    updates = (
+        ProgressUpdate.objects.restrict(user, VIEW)
+        .filter(milestone=milestone)
+        .select_related("author")
+        .order_by("-submitted_at", "-id")[:LIST_LIMIT]
+    )
+    links = Dependency.objects.restrict(user, VIEW).select_related(
+        "predecessor", "successor"
+    )
+    return MilestoneDetail(
+        milestone=milestone,
+        updates=list(updates),
+        risks=list(
+            rs.risks_for(user).filter(milestone=milestone).order_by("-score", "title")
+        ),
+        predecessors=list(links.filter(successor=milestone)),
+        successors=list(links.filter(predecessor=milestone)),
+    )
+
+
+# Executive status report ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Achievement:
+    milestone: str
+    day: date
+    text: str
+
+
+@dataclass
+class CategorySection:
+    figures: ms.CategoryProgress
+    milestones: list
+    hidden: int
+
+
+@dataclass
+class ExecutiveReport:
+    """The executive status report of the seed's template, as data.
+
+    ``as_of`` is the report day: today for a live report, a past day for one
+    rebuilt from history (``historical``). The period is the
+    ``REPORT_PERIOD_DAYS`` days ending on ``as_of``.
+    """
+
+    portfolio: Portfolio
+    as_of: date
+    period_start: date
+    period_end: date
+    generated_at: datetime
+    historical: bool
+    progress: ms.PortfolioProgress
+    categories: list[ms.CategoryProgress]
+    sections: list[CategorySection]
+    achievements: list[Achievement]
+    completed_in_period: list
+    top_risks: list
+    kpis: list[KPIStatus]
+    budget_spent: Decimal
+    budget_allocated: Decimal
+    budget_utilisation: Decimal | None
+    fte_units: list[UnitFTE]
+    technology: list
+    technology_total: int
+    technology_done: int
+    upcoming: list
+    resource_needs: list
+    approvals: list
+    escalations: list
+    escalation_count: int
+    charts: dict[str, SafeString]
+
+    @property
+    def fte_total(self) -> Decimal:
+        return sum((u.fte for u in self.fte_units), Decimal("0"))
+
+    @property
+    def status_counts(self) -> list[tuple[str, str, int]]:
+        return status_counts(self.progress.counts)
+
+    @property
+    def title(self) -> str:
+        return f"{self.portfolio.name} Progress Report - {self.as_of:%d %B %Y}"
+
+
+def report_source(user, portfolio: Portfolio, as_of: date | None):
+    """The live source for today (``as_of`` None), else the historical one."""
+    if as_of is None:
+        return LiveSource(user, portfolio)
+    from .history import HistorySource
+
+    return HistorySource(user, portfolio, as_of)
+
+
+def executive_report(
+    user,
+    portfolio: Portfolio,
+    *,
+    as_of: date | None = None,
+    period_days: int = REPORT_PERIOD_DAYS,
+) -> ExecutiveReport:
+    """Assemble the executive status report of ``portfolio`` for ``user``.
+
+    Without ``as_of`` the report shows today's figures (the dashboard's
+    selectors); with a past ``as_of`` every figure is rebuilt from history as
+    it stood at the end of that day.
+    """
+    source = report_source(user, portfolio, as_of)
+    day = source.today
+    period_start = day - timedelta(days=period_days - 1)
+    categories = source.categories()
+    milestones = list(
+        source.milestones()
+        .select_related("org_unit", "category")
+        .order_by("planned_completion", "name", "id")
+    )
+    by_category: dict[int, list] = {}
+    for m in milestones:
+        by_category.setdefault(m.category_id, []).append(m)
+    sections = []
+    for c in categories:
+        rows = by_category.get(c.category.id, [])
+        # Troubled first: late, then at risk; then by planned completion.
+        rows.sort(
+            key=lambda m: (
+                m.status in (Status.COMPLETED, Status.CANCELLED),
+                -(m.delay_days or 0),
+                m.status != Status.AT_RISK,
+                m.planned_completion,
+            )
+        )
+        shown = rows[:REPORT_MILESTONES_PER_CATEGORY]
+        sections.append(CategorySection(c, shown, len(rows) - len(shown)))
+
+    updates = (
+        source.updates()
+        .filter(submitted_at__gte=start_of_day(period_start))
+        .exclude(achievements="")
+        .select_related("milestone")
+        .order_by("-submitted_at", "-id")[:ACHIEVEMENTS_LIMIT]
+    )
+    achievements = [
+        Achievement(
+            u.milestone.name, timezone.localdate(u.submitted_at), u.achievements
+        )
+        for u in updates
+    ]
+    completed = [
+        m
+        for m in milestones
+        if m.status == Status.COMPLETED
+        and m.actual_completion
+        and period_start <= m.actual_completion <= day
+    ]
+    spent, allocated, utilisation = source.budget()
+    technology = sorted(
+        (m for m in milestones if (m.technology_required or "").strip()),
+        key=lambda m: (m.status in (Status.COMPLETED, Status.CANCELLED),),
+    )
+    upcoming = [
+        m
+        for m in milestones
+        if m.status not in (Status.COMPLETED, Status.CANCELLED)
+        and day <= m.planned_completion <= day + timedelta(days=DUE_WITHIN_DAYS)
+    ]
+    escalations, escalation_count = source.escalations()
+    return ExecutiveReport(
+        portfolio=portfolio,
+        as_of=day,
+        period_start=period_start,
+        period_end=day,
+        generated_at=timezone.now(),
+        historical=source.is_history,
+        progress=source.progress(),
+        categories=categories,
+        sections=sections,
+        achievements=achievements,
+        completed_in_period=completed,
+        top_risks=source.top_risks(TOP_RISKS_REPORT),
+        kpis=source.kpis(),
+        budget_spent=spent,
+        budget_allocated=allocated,
+        budget_utilisation=utilisation,
+        fte_units=source.fte_by_unit(),
+        technology=technology[:LIST_LIMIT],
+        technology_total=len(technology),
+        technology_done=sum(1 for m in technology if m.status == Status.COMPLETED),
+        upcoming=upcoming[:LIST_LIMIT],
+        resource_needs=source.reauthorizations(),
+        approvals=source.approvals(),
+        escalations=escalations,
+        escalation_count=escalation_count,
+        charts={
+            "categories": charts.progress_by_category(category_bars(categories)),
+            "heat_map": charts.risk_heat_map(source.heat_cells()),
+            "gantt": gantt_chart(milestones, source.links(), today=day),
+            "burn_up": burn_up_chart(source.burn_up(), day),
+        },
+    )

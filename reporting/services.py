@@ -1,0 +1,261 @@
+"""Writes and side effects of the reporting app: rendering the executive
+report, archiving it, distributing it, and logging downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.roles import Role
+from milestones.models import Portfolio
+from portal.errors import Invalid
+from risks.selectors import Audience, role_members
+
+from .models import ReportArchive
+from .pdf import html_to_pdf
+from .selectors import (
+    REPORT_PERIOD_DAYS,
+    SYSTEM,
+    ExecutiveReport,
+    executive_report,
+)
+
+logger = logging.getLogger(__name__)
+download_logger = logging.getLogger("cairn.downloads")
+
+REPORT_STYLESHEET = "reporting/report.css"
+
+
+# Downloads -------------------------------------------------------------------
+
+
+def log_download(user, obj, kind: str) -> None:
+    """Record that ``user`` downloaded ``obj`` as ``kind``.
+
+    ``kind`` names what left the system: ``"executive_pdf"`` (a live report),
+    ``"archived_report"``, ``"scorecard_csv"``, ``"scorecard_xlsx"``,
+    ``"milestones_csv"``, ``"milestones_xlsx"``. Every download view calls this
+    one function before answering.
+
+    Today it writes one line to the ``cairn.downloads`` logger. The audit
+    trail (issue 7) hooks in here: this is where the download becomes an
+    audit event, written in the same transaction as the request's work; no
+    view needs to change.
+    """
+    label = f"{obj._meta.label}:{obj.pk}" if hasattr(obj, "_meta") else str(obj)
+    download_logger.info(
+        "download kind=%s user=%s object=%s",
+        kind,
+        getattr(user, "username", None) or "-",
+        label,
+    )
+
+
+# Rendering -------------------------------------------------------------------
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal (for the @page margin boxes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def _stylesheet() -> str:
+    path = finders.find(REPORT_STYLESHEET)
+    if not path:
+        raise RuntimeError(f"The report stylesheet {REPORT_STYLESHEET} is missing.")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def report_html(report: ExecutiveReport, *, for_pdf: bool = False, request=None):
+    """The report as one self-contained HTML document (inline styles and
+    charts): the preview page and the PDF's source."""
+    generated = timezone.localtime(report.generated_at)
+    footer = (
+        f"Confidential — {report.portfolio.name}: for its executives and "
+        "steering committee only. Do not forward."
+    )
+    page_css = (
+        "@page { "
+        f"@top-left {{ content: {_css_string(report.title)}; }} "
+        f"@bottom-left {{ content: {_css_string(footer)}; }} "
+        f"@bottom-right {{ content: {_css_string(f'{generated:%d %b %Y %H:%M} · ')}"
+        ' "Page " counter(page) " of " counter(pages); } }'
+    )
+    return render_to_string(
+        "reporting/executive_report.html",
+        {
+            "report": report,
+            "for_pdf": for_pdf,
+            "stylesheet": _stylesheet(),
+            "page_css": page_css,
+            "footer": footer,
+            "generated": generated,
+        },
+        request=request,
+    )
+
+
+def report_pdf(report: ExecutiveReport) -> bytes:
+    """The report rendered to PDF by WeasyPrint (offline)."""
+    return html_to_pdf(report_html(report, for_pdf=True))
+
+
+def report_filename(portfolio: Portfolio, day: date) -> str:
+    return f"{portfolio.slug}-executive-report-{day:%Y-%m-%d}.pdf"
+
+
+# Archive and distribution ----------------------------------------------------
+
+
+def report_archive_create(
+    *, actor, portfolio: Portfolio, reader=None, as_of: date | None = None
+) -> ReportArchive:
+    """Render the report of ``portfolio`` for the period ending ``as_of``
+    (today when None, from live figures; a past day from history) and store
+    it in the archive with its SHA-256.
+
+    ``reader`` is whose view of the portfolio the report shows (default: the
+    actor; :data:`~reporting.selectors.SYSTEM` for the scheduled run, with no
+    actor). A report already archived for the period raises ``Invalid``.
+    """
+    report = executive_report(reader or actor, portfolio, as_of=as_of)
+    content = report_pdf(report)
+    archive = ReportArchive(
+        portfolio=portfolio,
+        period_start=report.period_start,
+        period_end=report.period_end,
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        generated_at=report.generated_at,
+        generated_by=actor,
+    )
+    archive._history_user = actor
+    archive._change_reason = "Report generated"
+    try:
+        archive.full_clean(exclude=["file"])
+    except ValidationError as exc:
+        raise Invalid(" ".join(exc.messages)) from exc
+    archive.file.save(
+        report_filename(portfolio, report.period_end), ContentFile(content), save=False
+    )
+    try:
+        with transaction.atomic():
+            archive.save()
+    except IntegrityError as exc:  # archived meanwhile by another worker
+        archive.file.delete(save=False)
+        raise Invalid("This report is already archived.") from exc
+    return archive
+
+
+def executives_of(portfolio: Portfolio) -> list:
+    """The active executives of a portfolio: members on the portfolio or on
+    its org unit or any unit above it (the steering committee)."""
+    audience = Audience(
+        role=Role.EXECUTIVE,
+        portfolio_id=portfolio.pk,
+        unit_paths=(portfolio.org_unit.path,),
+    )
+    return role_members({"executives": audience})["executives"]
+
+
+def report_archive_email(*, archive: ReportArchive) -> list[str]:
+    """E-mail an archived report, as an attachment, to the portfolio's
+    executives, once: an archive already e-mailed is left alone. Returns the
+    addresses it was sent to."""
+    with transaction.atomic():
+        archive = ReportArchive.objects.select_for_update().get(pk=archive.pk)
+        if archive.emailed_at is not None:
+            return []
+        portfolio = Portfolio.objects.select_related("org_unit").get(
+            pk=archive.portfolio_id
+        )
+        recipients = sorted({u.email for u in executives_of(portfolio) if u.email})
+        archive.file.open("rb")
+        try:
+            content = archive.file.read()
+        finally:
+            archive.file.close()
+        subject = (
+            f"{portfolio.name}: executive status report, week ending "
+            f"{archive.period_end:%d %B %Y}"
+        )
+        body = (
+            f"Attached is the executive status report of {portfolio.name} for "
+            f"{archive.period_start:%d %b} to {archive.period_end:%d %b %Y}.\n\n"
+            f"SHA-256 of the attachment: {archive.sha256}\n"
+            "Past reports are listed on Cairn's report archive page.\n\n"
+            "Confidential: for the portfolio's executives only."
+        )
+        messages = []
+        for address in recipients:
+            message = EmailMessage(
+                subject, body, settings.DEFAULT_FROM_EMAIL, [address]
+            )
+            message.attach(archive.filename, content, "application/pdf")
+            messages.append(message)
+        if messages:
+            get_connection().send_messages(messages)
+        else:
+            logger.warning("No executive with an e-mail address for %s", portfolio)
+        archive.emailed_at = timezone.now()
+        archive.recipients = "\n".join(recipients)
+        archive._history_user = None
+        archive._change_reason = f"E-mailed to {len(recipients)} executive(s)"
+        archive.save(update_fields=["emailed_at", "recipients"])
+    return recipients
+
+
+@dataclass(frozen=True)
+class Distribution:
+    archive: ReportArchive
+    created: bool
+    recipients: list[str]
+
+
+def weekly_report_distribute(
+    *, portfolio: Portfolio | int, day: date | None = None
+) -> Distribution:
+    """The weekly run for one portfolio: archive the report of the seven days
+    ending ``day`` (default today) and e-mail it to the executives.
+
+    Idempotent: a second run for the same period (a retry, a manual re-run)
+    finds the archive and e-mails only if that had not happened yet.
+    """
+    if not isinstance(portfolio, Portfolio):
+        portfolio = Portfolio.objects.select_related("org_unit").get(pk=portfolio)
+    day = day or timezone.localdate()
+    start = day - timedelta(days=REPORT_PERIOD_DAYS - 1)
+    existing = ReportArchive.objects.filter(
+        portfolio=portfolio,
+        kind=ReportArchive.Kind.EXECUTIVE,
+        period_start=start,
+        period_end=day,
+    ).first()
+    created = existing is None
+    if created:
+        as_of = None if day == timezone.localdate() else day
+        try:
+            existing = report_archive_create(
+                actor=None, portfolio=portfolio, reader=SYSTEM, as_of=as_of
+            )
+        except Invalid:
+            # Another worker archived it meanwhile.
+            created = False
+            existing = ReportArchive.objects.get(
+                portfolio=portfolio, period_start=start, period_end=day
+            )
+    recipients = report_archive_email(archive=existing)
+    return Distribution(existing, created, recipients)

@@ -1,0 +1,79 @@
+"""Filters of the risks app: one FilterSet per model, shared by pages and the
+API. The queryset handed in is already restricted; related choices are
+restricted too, so naming an object out of scope is an invalid choice (400).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import django_filters as filters
+from django.db.models import QuerySet
+
+from accounts import policy
+from accounts.roles import VIEW
+from milestones.models import Milestone, Portfolio
+
+from .models import Escalation, Issue, Risk, Severity, Trigger
+
+
+def visible(model) -> Callable:
+    def queryset(request) -> QuerySet:
+        user = getattr(request, "user", None)
+        return policy.restrict(model._default_manager.all(), user, VIEW)
+
+    return queryset
+
+
+def _portfolio() -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(
+        field_name="portfolio",
+        to_field_name="slug",
+        queryset=visible(Portfolio),
+        label="Portfolio (slug)",
+    )
+
+
+def _milestone(field_name: str = "milestone") -> filters.ModelChoiceFilter:
+    return filters.ModelChoiceFilter(
+        field_name=field_name, queryset=visible(Milestone), label="Milestone id"
+    )
+
+
+class RiskFilterSet(filters.FilterSet):
+    portfolio = _portfolio()
+    milestone = _milestone()
+    severity = filters.MultipleChoiceFilter(choices=Severity.choices)
+    status = filters.MultipleChoiceFilter(choices=Risk.Status.choices)
+    category = filters.ChoiceFilter(choices=Risk.Category.choices)
+    min_score = filters.NumberFilter(field_name="score", lookup_expr="gte")
+    review_before = filters.DateFilter(field_name="next_review", lookup_expr="lte")
+
+    class Meta:
+        model = Risk
+        fields = ["portfolio", "milestone", "severity", "status", "category"]
+
+
+class IssueFilterSet(filters.FilterSet):
+    portfolio = _portfolio()
+    milestone = _milestone("milestones")
+    kind = filters.MultipleChoiceFilter(choices=Issue.Kind.choices)
+    severity = filters.MultipleChoiceFilter(choices=Severity.choices)
+    open = filters.BooleanFilter(
+        field_name="resolved_at", lookup_expr="isnull", label="Unresolved only"
+    )
+
+    class Meta:
+        model = Issue
+        fields = ["portfolio", "milestone", "kind", "severity", "open"]
+
+
+class EscalationFilterSet(filters.FilterSet):
+    portfolio = _portfolio()
+    milestone = _milestone()
+    status = filters.MultipleChoiceFilter(choices=Escalation.Status.choices)
+    trigger = filters.ChoiceFilter(field_name="rule__trigger", choices=Trigger.choices)
+
+    class Meta:
+        model = Escalation
+        fields = ["portfolio", "milestone", "status", "trigger"]

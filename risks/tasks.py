@@ -1,0 +1,36 @@
+"""Celery tasks of the risks app: they take ids, call the engine, own retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from . import engine
+
+
+@shared_task(
+    name="risks.tasks.run_escalation_sweep",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=30,
+    max_retries=3,
+)
+def run_escalation_sweep() -> dict:
+    """The daily monitoring (scheduled by django-celery-beat): a full
+    escalation sweep plus the owners' reminders. Idempotent: a retry or a
+    second run opens and sends nothing new."""
+    return engine.monitoring_run().as_dict()
+
+
+@shared_task(
+    name="risks.tasks.evaluate_milestone_escalations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def evaluate_milestone_escalations(milestone_id: int) -> dict:
+    """Re-evaluate one milestone's delay and budget escalations."""
+    return engine.escalations_sweep(milestone_ids=[milestone_id]).as_dict()

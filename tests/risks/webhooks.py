@@ -1,0 +1,73 @@
+"""A recording HTTP server standing in for Slack and Teams incoming webhooks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    payload: dict
+
+
+class WebhookServer:
+    """Listens on 127.0.0.1 (a free port) in a thread. Paths starting with
+    ``/fail`` answer 500, ``/gone`` 404, the others 200; every request is
+    recorded in :attr:`received`."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    payload = json.loads(raw or b"{}")
+                except ValueError:
+                    payload = {"invalid": raw.decode("utf-8", "replace")}
+                with owner._lock:
+                    owner.received.append(Received(self.path, payload))
+                if self.path.startswith("/fail"):
+                    status = 500
+                elif self.path.startswith("/gone"):
+                    status = 404
+                else:
+                    status = 200
+                body = b"ok" if status == 200 else b"error"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args):  # noqa: A002 - silence logs
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def to(self, path: str) -> list[dict]:
+        with self._lock:
+            return [r.payload for r in self.received if r.path == path]

@@ -1,0 +1,14 @@
+"""Routes of the project package: health, sign-in and the API schema (the home
+page is the dashboard: tests/routes/reporting.py)."""
+
+from . import LoginRequired, Public
+
+ROUTES = {
+    "healthz": Public(note="For load balancers and monitors; no secrets."),
+    "login": Public(no_role=302, note="A signed-in user is sent on to /."),
+    "logout": Public(method="post", status=302, note="POST only; ends on login."),
+    "password_change": LoginRequired(),
+    "password_change_done": LoginRequired(),
+    "api-schema": Public(note="The OpenAPI 3 document describes, grants nothing."),
+    "api-docs": Public(note="Swagger UI, served from the installed sidecar."),
+}
