@@ -94,7 +94,10 @@ ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "risks.change_escalation",
         "reporting.view_*",
     ),
-    Role.COMPLIANCE_AUDITOR: tuple(f"{app}.view_*" for app in _READ_APPS),
+    Role.COMPLIANCE_AUDITOR: (
+        *(f"{app}.view_*" for app in _READ_APPS),
+        "portal.view_auditevent",  # access events, scoped by portal.audit
+    ),
 }
 
 

@@ -12,7 +12,14 @@ from django import forms
 from django.forms.models import BaseInlineFormSet
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from .models import MILESTONE_BASELINE_FIELDS, Milestone, Portfolio, Status
+from .models import (
+    MILESTONE_BASELINE_FIELDS,
+    ApprovalDecision,
+    ApprovalRequest,
+    Milestone,
+    Portfolio,
+    Status,
+)
 
 # simple-history stores a change reason in 100 characters.
 REASON_MAX_LENGTH = 100
@@ -34,8 +41,9 @@ def reason_field(*, required: bool, help_text: str) -> forms.CharField:
 
 
 class MilestoneAdminForm(forms.ModelForm):
-    """A milestone's change form: carries the version it was loaded at and a
-    change reason for baseline edits."""
+    """A milestone's change form: carries the version it was loaded at and an
+    optional change reason (the baseline is read-only here, but a reason is
+    still demanded should a baseline field ever be part of the form)."""
 
     expected_version = forms.IntegerField(
         widget=forms.HiddenInput, required=False, min_value=1
@@ -43,8 +51,9 @@ class MilestoneAdminForm(forms.ModelForm):
     change_reason = reason_field(
         required=False,
         help_text=(
-            "Required when a baseline field changes (approved budget, planned "
-            "dates, success criteria, weight). Recorded in the history."
+            "Optional, recorded in the history. The baseline (approved budget, "
+            "planned dates, success criteria, weight) changes only through an "
+            "approved request."
         ),
     )
 
@@ -185,3 +194,26 @@ class MilestoneImportForm(ImportForm):
 
 class MilestoneConfirmImportForm(ConfirmImportForm):
     reason = forms.CharField(widget=forms.HiddenInput, max_length=REASON_MAX_LENGTH)
+
+
+class ApprovalDecisionAdminForm(forms.ModelForm):
+    """An approver's decision on a request; the request itself is read-only."""
+
+    outcome = forms.ChoiceField(
+        label="Decision",
+        choices=[("", "— no decision —"), *ApprovalDecision.Outcome.choices],
+        required=False,
+    )
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Required to reject; recorded with your decision.",
+    )
+    # The milestone version the approver saw (a change meanwhile is refused).
+    expected_version = forms.IntegerField(
+        widget=forms.HiddenInput, required=False, min_value=1
+    )
+
+    class Meta:
+        model = ApprovalRequest
+        fields = []

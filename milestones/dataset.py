@@ -1,17 +1,20 @@
 """Synthetic data at scale for benchmarks (``manage.py generate_dataset``).
 
-:func:`generate` builds, from one seed, an org tree (a root, the three
-regions, countries and sites), users with memberships, portfolios with
-categories summing to 100 % and objectives, then per portfolio milestones,
-acyclic dependencies (about three per milestone, always from an earlier to a
-later milestone of the same portfolio), checkpoints, FTE allocations,
-progress updates and KPIs with measurements.
+:func:`generate` builds, from one seed: regions, countries and sites (under
+the organisation's one global unit), users with memberships (contributors and
+owners per country, a portfolio manager per region; a central PMO, two
+executives and an auditor as members of every generated portfolio),
+portfolios with categories summing to 100 % and objectives, then per
+portfolio milestones, acyclic dependencies (about three per milestone, always
+from an earlier to a later milestone of the same portfolio), a checkpoint and
+FTE allocations per milestone, progress updates and KPIs with measurements.
 
 Determinism: every random choice comes from ``random.Random`` streams seeded
 from ``seed`` (one stream per phase and portfolio), and every date from
-``as_of`` (default: today). The same seed and ``as_of`` give the same names,
-dates and numbers on SQLite and PostgreSQL; :func:`digest` fingerprints a
-dataset without primary keys or timestamps to prove it.
+``as_of`` (default: today). The same seed and ``as_of`` (and ``TIME_ZONE``)
+give the same names, dates and numbers on SQLite and PostgreSQL;
+:func:`digest` fingerprints a dataset without primary keys or timestamps to
+prove it.
 
 Namespace: everything lives under a prefix (``ds<seed>`` unless given): org
 unit codes, usernames, portfolio slugs and milestone codes start with it. A
@@ -45,11 +48,11 @@ from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from accounts import services as account_services
 from accounts.models import OrgUnit, User
 from accounts.roles import Role
+from portal.audit import bulk_create_with_history
 from portal.errors import Conflict, Invalid
 
 from . import services
@@ -937,10 +940,13 @@ def _on_the_way(final: str, k: int, count: int) -> str:
 
 def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
     kpis = []
-    anchors = [(None, None)] * 3 + [(o, None) for o in objectives]
+    anchors = [(o, None) for o in objectives]
     anchors += [(None, p.milestone) for p in plans if rng.random() < 0.1]
-    for objective, milestone in anchors:
-        name, kind, unit, baseline, target, direction = rng.choice(KPI_POOL)
+    # Three distinct portfolio-level KPIs, then one per anchor.
+    chosen = rng.sample(KPI_POOL, 3) + [rng.choice(KPI_POOL) for _ in anchors]
+    anchors = [(None, None)] * 3 + anchors
+    for (objective, milestone), definition in zip(anchors, chosen, strict=True):
+        name, kind, unit, baseline, target, direction = definition
         label = milestone.name if milestone else objective or portfolio.name
         kpi = KPI(
             portfolio=portfolio,
@@ -1007,13 +1013,14 @@ def digest(prefix: str) -> str:
     h = hashlib.sha256()
 
     def feed(rows) -> None:
-        for row in rows:
-            h.update(repr(tuple(row)).encode())
+        # Sorted in Python: database collations order text differently.
+        for line in sorted(repr(tuple(row)) for row in rows):
+            h.update(line.encode())
             h.update(b"\n")
 
     slug = f"{prefix}-"
     # The shared global unit's code is not the dataset's: call it "<root>".
-    units = OrgUnit.objects.filter(code__startswith=slug).order_by("code")
+    units = OrgUnit.objects.filter(code__startswith=slug)
     feed(
         (code, name, kind, capacity, parent if parent_kind != "global" else "<root>")
         for code, name, kind, capacity, parent, parent_kind in units.values_list(
@@ -1021,19 +1028,12 @@ def digest(prefix: str) -> str:
         )
     )
     feed(
-        User.objects.filter(username__startswith=slug)
-        .order_by("username")
-        .values_list("username", "first_name", "last_name", "email")
+        User.objects.filter(username__startswith=slug).values_list(
+            "username", "first_name", "last_name", "email"
+        )
     )
     feed(
-        User.objects.filter(username__startswith=slug)
-        .order_by(
-            "username",
-            "memberships__role",
-            "memberships__org_unit__code",
-            "memberships__portfolio__slug",
-        )
-        .values_list(
+        User.objects.filter(username__startswith=slug).values_list(
             "username",
             "memberships__role",
             "memberships__org_unit__code",
@@ -1044,7 +1044,7 @@ def digest(prefix: str) -> str:
     portfolios = Portfolio.objects.filter(slug__startswith=slug)
     feed(
         (slug, name, code if kind != "global" else "<root>", *rest)
-        for slug, name, code, kind, *rest in portfolios.order_by("slug").values_list(
+        for slug, name, code, kind, *rest in portfolios.values_list(
             "slug",
             "name",
             "org_unit__code",
@@ -1054,19 +1054,11 @@ def digest(prefix: str) -> str:
             "period_end",
         )
     )
-    feed(
-        portfolios.order_by("slug", "categories__order").values_list(
-            "slug", "categories__name", "categories__weight"
-        )
-    )
-    feed(
-        portfolios.order_by("slug", "objectives__code").values_list(
-            "slug", "objectives__code", "objectives__title"
-        )
-    )
+    feed(portfolios.values_list("slug", "categories__name", "categories__weight"))
+    feed(portfolios.values_list("slug", "objectives__code", "objectives__title"))
     milestones = Milestone.objects.filter(portfolio__slug__startswith=slug)
     feed(
-        milestones.order_by("code").values_list(
+        milestones.values_list(
             "code",
             "name",
             "portfolio__slug",
@@ -1093,14 +1085,12 @@ def digest(prefix: str) -> str:
         )
     )
     feed(
-        Dependency.objects.filter(successor__in=milestones)
-        .order_by("successor__code", "predecessor__code")
-        .values_list("predecessor__code", "successor__code", "type", "lag_days")
+        Dependency.objects.filter(successor__in=milestones).values_list(
+            "predecessor__code", "successor__code", "type", "lag_days"
+        )
     )
     feed(
-        ProgressUpdate.objects.filter(milestone__in=milestones)
-        .order_by("milestone__code", "submitted_at", "milestone_version")
-        .values_list(
+        ProgressUpdate.objects.filter(milestone__in=milestones).values_list(
             "milestone__code",
             "author__username",
             "submitted_at",
@@ -1113,20 +1103,18 @@ def digest(prefix: str) -> str:
         )
     )
     feed(
-        Checkpoint.objects.filter(milestone__in=milestones)
-        .order_by("milestone__code", "due_date", "name")
-        .values_list("milestone__code", "name", "due_date", "completed_on")
+        Checkpoint.objects.filter(milestone__in=milestones).values_list(
+            "milestone__code", "name", "due_date", "completed_on"
+        )
     )
     feed(
-        ResourceAllocation.objects.filter(milestone__in=milestones)
-        .order_by("milestone__code", "role")
-        .values_list("milestone__code", "org_unit__code", "role", "fte")
+        ResourceAllocation.objects.filter(milestone__in=milestones).values_list(
+            "milestone__code", "org_unit__code", "role", "fte"
+        )
     )
     kpis = KPI.objects.filter(portfolio__in=portfolios)
     feed(
-        kpis.order_by(
-            "portfolio__slug", "name", "milestone__code", "objective__code"
-        ).values_list(
+        kpis.values_list(
             "portfolio__slug",
             "name",
             "objective__code",
@@ -1137,14 +1125,13 @@ def digest(prefix: str) -> str:
         )
     )
     feed(
-        KPIMeasurement.objects.filter(kpi__in=kpis)
-        .order_by(
+        KPIMeasurement.objects.filter(kpi__in=kpis).values_list(
             "kpi__portfolio__slug",
             "kpi__name",
-            "kpi__milestone__code",
             "kpi__objective__code",
+            "kpi__milestone__code",
             "measured_on",
+            "value",
         )
-        .values_list("kpi__name", "kpi__milestone__code", "measured_on", "value")
     )
     return h.hexdigest()

@@ -1278,7 +1278,10 @@ def _set_capacities(units) -> None:
 
 def _seed_portfolio(plan: PortfolioPlan, units, users, today: date, counts) -> None:
     pmo = users["pmo"]
-    day = lambda offset: today + timedelta(days=offset)  # noqa: E731
+
+    def day(offset: int) -> date:
+        return today + timedelta(days=offset)
+
     portfolio = Portfolio.objects.filter(slug=plan.slug).first()
     if portfolio is None:
         portfolio = services.portfolio_create(
@@ -1418,16 +1421,7 @@ def _ensure_dependencies(plan: PortfolioPlan, portfolio, milestones, actor) -> N
         )
 
 
-def _author(m: Plan, users, n: int):
-    """Who reports on a milestone: the regional team, or the PMO centrally."""
-    region = DEMO_REGION.get(m.unit)
-    if region == "emea":
-        return users["contributor-emea"] if n % 2 == 0 else users["owner-emea"]
-    if region == "apac":
-        return users["contributor-apac"]
-    return users["pmo"]
-
-
+# The demo org units by region, to pick who reports on a milestone.
 DEMO_REGION = {
     "emea": "emea",
     "uk": "emea",
@@ -1443,6 +1437,16 @@ DEMO_REGION = {
     "us": "amer",
     "br": "amer",
 }
+
+
+def _author(m: Plan, users, n: int):
+    """Who reports on a milestone: the regional team, or the PMO centrally."""
+    region = DEMO_REGION.get(m.unit)
+    if region == "emea":
+        return users["contributor-emea"] if n % 2 == 0 else users["owner-emea"]
+    if region == "apac":
+        return users["contributor-apac"]
+    return users["pmo"]
 
 
 def _report_days(m: Plan) -> list[int]:

@@ -9,6 +9,7 @@ changed through services that require a change reason.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -626,3 +627,201 @@ class MilestoneUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         indexes = [models.Index(fields=["user", "permission"])]
+
+
+# Approvals -------------------------------------------------------------------
+
+# Fields an approval request may propose, with the milestone field each changes.
+APPROVAL_CHANGE_FIELDS = {
+    "new_approved_budget": "approved_budget",
+    "new_planned_start": "planned_start",
+    "new_planned_completion": "planned_completion",
+    "new_success_criteria": "success_criteria",
+    "new_weight": "weight",
+}
+
+
+class ApprovalRequest(models.Model):
+    """A request to change a milestone's baseline or to validate its completion.
+
+    The proposed change is held in typed ``new_*`` fields next to the values
+    they replace (``old_*``, read when the request was made); nothing reaches
+    the milestone until ``milestones.services.approval_decide`` approves it.
+    ``escalation_id`` names the ``risks.Escalation`` that raised the request
+    (an id, not a foreign key: milestones does not depend on risks), with the
+    escalation's summary as it was then.
+    """
+
+    class Kind(models.TextChoices):
+        REAUTHORIZATION = "reauthorization", "Budget/timeline reauthorization"
+        BASELINE_CHANGE = "baseline_change", "Baseline change"
+        COMPLETION = "completion_validation", "Completion validation"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.PROTECT, related_name="approval_requests"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approval_requests",
+        help_text="Empty when the system raised it (an escalation).",
+    )
+    requested_at = models.DateTimeField()
+    reason = models.TextField(help_text="Why the change is needed.")
+    # The proposed change (empty: unchanged) and the values it replaces.
+    new_approved_budget = models.DecimalField(
+        **money, null=True, blank=True, validators=non_negative
+    )
+    new_planned_start = models.DateField(null=True, blank=True)
+    new_planned_completion = models.DateField(null=True, blank=True)
+    new_success_criteria = models.TextField(blank=True)
+    new_weight = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    old_approved_budget = models.DecimalField(**money, null=True, blank=True)
+    old_planned_start = models.DateField(null=True, blank=True)
+    old_planned_completion = models.DateField(null=True, blank=True)
+    old_success_criteria = models.TextField(blank=True)
+    old_weight = models.DecimalField(
+        max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    escalation_id = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The risks.Escalation that raised this request, if any.",
+    )
+    escalation_summary = models.CharField(max_length=400, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+    access_scope = Scope(via="milestone")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "-requested_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["escalation_id"],
+                condition=Q(escalation_id__isnull=False),
+                name="approval_one_request_per_escalation",
+                violation_error_message="This escalation already has a request.",
+            ),
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=Q(status="pending", kind="completion_validation"),
+                name="approval_one_pending_completion",
+                violation_error_message=(
+                    "This milestone's completion already awaits validation."
+                ),
+            ),
+            models.CheckConstraint(
+                name="approval_new_budget_non_negative",
+                condition=Q(new_approved_budget__isnull=True)
+                | Q(new_approved_budget__gte=0),
+                violation_error_message="A budget cannot be negative.",
+            ),
+            models.CheckConstraint(
+                name="approval_new_weight_positive",
+                condition=Q(new_weight__isnull=True) | Q(new_weight__gt=0),
+                violation_error_message="The weight must be positive.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}: {self.milestone.name}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def budget_delta(self) -> Decimal | None:
+        """New minus old approved budget; ``None`` when the budget is unchanged."""
+        if self.new_approved_budget is None or self.old_approved_budget is None:
+            return None
+        return self.new_approved_budget - self.old_approved_budget
+
+    @property
+    def amount(self) -> Decimal:
+        """What an approver's authority limit is compared with: the size of the
+        budget change, |new - current| (0 when the budget does not change)."""
+        delta = self.budget_delta
+        return abs(delta) if delta is not None else ZERO
+
+    def proposed(self) -> dict[str, Any]:
+        """The milestone fields this request changes, with their new values."""
+        values = {}
+        for field, target in APPROVAL_CHANGE_FIELDS.items():
+            value = getattr(self, field)
+            if value is not None and value != "":
+                values[target] = value
+        return values
+
+
+class ApprovalDecision(models.Model):
+    """One approver's approve or reject on a request, with what they saw.
+
+    ``snapshot`` holds the milestone's values at the moment of the decision
+    (baseline, execution figures and version), so an auditor sees what the
+    approver saw; ``authority_limit`` is the approver's limit then.
+    """
+
+    class Outcome(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    request = models.ForeignKey(
+        ApprovalRequest, on_delete=models.CASCADE, related_name="decisions"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="approval_decisions",
+    )
+    outcome = models.CharField(max_length=7, choices=Outcome.choices)
+    comment = models.TextField(blank=True)
+    decided_at = models.DateTimeField()
+    authority_limit = models.DecimalField(
+        **money,
+        null=True,
+        blank=True,
+        help_text="The approver's authority limit when deciding (empty: none).",
+    )
+    within_limit = models.BooleanField(
+        default=True, help_text="Whether the amount was within that limit."
+    )
+    snapshot = models.JSONField(default=dict, blank=True)
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+    access_scope = Scope(via="request__milestone")
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "approver"],
+                name="approval_one_decision_per_approver",
+                violation_error_message="You already decided this request.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} by {self.approver} on #{self.request_id}"

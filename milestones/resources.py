@@ -238,6 +238,14 @@ class MilestoneResource(resources.ModelResource):
         super().__init__(**kwargs)
         self.user = user
 
+    def get_user_visible_fields(self):
+        # The columns an import reads (the export-only ones are left out).
+        return [
+            field
+            for field in self.get_import_fields()
+            if not field.readonly or field.column_name == "version"
+        ]
+
     @classmethod
     def widget_from_django_field(cls, f, default=widgets.Widget):
         if isinstance(f, models.DecimalField):
@@ -366,7 +374,9 @@ class MilestoneResource(resources.ModelResource):
 
     def _create(self, instance: Milestone, present: set[str]) -> Milestone:
         values = {name: getattr(instance, name) for name in present}
-        portfolio = values.pop("portfolio")
+        portfolio = values.pop("portfolio", None)
+        if portfolio is None:
+            raise ValidationError({"portfolio": "A new milestone needs a portfolio."})
         return services.milestone_create(actor=self.user, portfolio=portfolio, **values)
 
     def _update(

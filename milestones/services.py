@@ -17,21 +17,25 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from accounts import policy
-from accounts.roles import CHANGE, UPDATE
+from accounts.roles import APPROVE, CHANGE, UPDATE, VIEW
+from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid
 
 from .models import (
+    APPROVAL_CHANGE_FIELDS,
     DEFAULT_CATEGORIES,
     KPI,
     MILESTONE_BASELINE_FIELDS,
+    ApprovalDecision,
+    ApprovalRequest,
     Checkpoint,
     Dependency,
     KPIMeasurement,
     Milestone,
     MilestoneCategory,
+    MilestoneUserObjectPermission,
     Portfolio,
     ProgressUpdate,
     ResourceAllocation,
@@ -274,9 +278,10 @@ def milestone_update(
 ) -> Milestone:
     """Edit a milestone's non-progress fields, with an optimistic version check.
 
-    Baseline fields (budget, planned dates, success criteria, weight) need
-    plan-change rights (not just ownership) and a change reason; so does
-    moving the milestone to another scope, minus the reason.
+    Baseline fields (budget, planned dates, success criteria, weight) are
+    refused for everyone, superusers included: they change only through an
+    approved request (``approval_request`` / ``approval_decide``). Moving the
+    milestone to another scope needs plan-change rights, not just ownership.
     """
     allowed = set(MILESTONE_EDITABLE_FIELDS) | set(MILESTONE_BASELINE_FIELDS)
     unknown = set(fields) - allowed
@@ -293,24 +298,31 @@ def milestone_update(
         return current
     baseline = [f for f in changed if f in MILESTONE_BASELINE_FIELDS]
     scope_moves = [f for f in changed if f in MILESTONE_SCOPE_FIELDS]
-    # Ownership gives "change" on the milestone, not on its plan: the baseline
-    # and the scope need plan-change rights on the portfolio or the org unit.
-    if (baseline or scope_moves) and not _may_change_plans(actor, current):
-        if baseline:
-            raise Forbidden(
-                "Only portfolio managers may change a milestone's baseline ("
-                + ", ".join(baseline)
-                + "); request a baseline change instead."
-            )
+    if baseline:
+        raise baseline_refusal(current, baseline)
+    # Ownership gives "change" on the milestone, not on its plan: the scope
+    # needs plan-change rights on the portfolio or the org unit.
+    if scope_moves and not _may_change_plans(actor, current):
         raise Forbidden("Only portfolio managers may move a milestone's scope.")
-    if baseline and not (reason or "").strip():
-        raise Invalid(
-            "Changing " + ", ".join(baseline) + " needs a change reason.",
-            errors={"reason": ["Baseline changes need a change reason."]},
-        )
     for field in changed:
         setattr(current, field, fields[field])
     return _save_milestone(current, actor=actor, fields=changed, reason=reason)
+
+
+def baseline_refusal(milestone: Milestone, fields: Iterable[str]) -> Forbidden:
+    """Why a direct baseline edit is refused, pointing to the request flow."""
+    from django.urls import reverse
+
+    fields = list(fields)
+    labels = ", ".join(str(Milestone._meta.get_field(f).verbose_name) for f in fields)
+    where = reverse("approvals:request", args=[milestone.pk])
+    message = (
+        f"The {labels} of {milestone} change only through an approved request: "
+        f"request a reauthorization or a baseline change at {where} "
+        "(API: POST /api/v1/approvals/)."
+    )
+    field_message = f"Baseline: request the change at {where}."
+    return Forbidden(message, errors={f: [field_message] for f in fields})
 
 
 def _may_change_plans(actor, milestone: Milestone) -> bool:
@@ -417,6 +429,7 @@ def milestone_submit_update(
         raise invalid_from(exc) from exc
     if status == Status.PENDING_VALIDATION and current.status == Status.COMPLETED:
         raise Invalid("The milestone is already completed.")
+    previous_status = current.status
     current.status = status
     current.percent_complete = percent_complete
     current.actual_spend = actual_spend
@@ -433,6 +446,12 @@ def milestone_submit_update(
     update.save()
     _save_milestone(
         current, actor=actor, fields=fields, reason=f"Progress update #{update.pk}"
+    )
+    _completion_gate(
+        [current],
+        {current.pk: previous_status},
+        actor=actor,
+        reason=f"progress update #{update.pk}",
     )
     update.milestone = current
     actor_id = actor.pk if actor is not None else None
@@ -491,6 +510,7 @@ def milestones_bulk_set_progress(
             raise Forbidden("You may not update every milestone in this batch.")
     if len(rows) != len(ids):
         raise Invalid("Some milestones no longer exist.")
+    previous_status = {m.pk: m.status for m in rows}
     errors: dict[str, list[str]] = {}
     now = timezone.now()
     for milestone in rows:
@@ -538,6 +558,7 @@ def milestones_bulk_set_progress(
         default_user=actor,
         default_change_reason=reason,
     )
+    _completion_gate(rows, previous_status, actor=actor, reason=reason)
     return rows
 
 
@@ -664,3 +685,774 @@ def kpi_record(
         kpi=kpi, measured_on=measured_on, value=value, note=note, recorded_by=actor
     )
     return _save_new(measurement, actor=actor)
+
+
+# Approvals -----------------------------------------------------------------
+#
+# Baselines (approved budget, planned dates, success criteria, weight) change
+# only through an approved request: ``approval_request`` records what someone
+# asks for, ``approval_decide`` applies it once approved (``_approval_apply``,
+# the only writer of a milestone's baseline after ``milestone_create``).
+
+APPROVAL_KIND_FIELDS = {
+    ApprovalRequest.Kind.REAUTHORIZATION: (
+        "new_approved_budget",
+        "new_planned_start",
+        "new_planned_completion",
+    ),
+    ApprovalRequest.Kind.BASELINE_CHANGE: (
+        "new_planned_start",
+        "new_planned_completion",
+        "new_success_criteria",
+        "new_weight",
+    ),
+    ApprovalRequest.Kind.COMPLETION: (),
+}
+_KIND_HINTS = {
+    ApprovalRequest.Kind.REAUTHORIZATION: (
+        "A reauthorization changes the approved budget and planned dates; "
+        "request a baseline change for success criteria or weight."
+    ),
+    ApprovalRequest.Kind.BASELINE_CHANGE: (
+        "A baseline change covers planned dates, success criteria and weight; "
+        "request a reauthorization to change the approved budget."
+    ),
+    ApprovalRequest.Kind.COMPLETION: (
+        "A completion validation proposes no change: leave the values as they are."
+    ),
+}
+
+
+def _approval_reason(text: str) -> str:
+    # simple-history keeps 100 characters of change reason.
+    return text[:100]
+
+
+def _request_link(approval: ApprovalRequest) -> str:
+    from django.urls import reverse
+
+    return reverse("approvals:detail", args=[approval.pk])
+
+
+def _label(field: str) -> str:
+    return str(Milestone._meta.get_field(APPROVAL_CHANGE_FIELDS[field]).verbose_name)
+
+
+@transaction.atomic
+def approval_request(
+    *,
+    actor,
+    milestone: Milestone | int,
+    kind: str,
+    reason: str,
+    new_approved_budget: Decimal | None = None,
+    new_planned_start: date | None = None,
+    new_planned_completion: date | None = None,
+    new_success_criteria: str = "",
+    new_weight: Decimal | None = None,
+    escalation_id: int | None = None,
+    escalation_summary: str = "",
+) -> ApprovalRequest:
+    """Ask for a baseline change, a reauthorization or a completion validation.
+
+    Owners and plan changers of the milestone may ask (``change`` on it). Only
+    the fields the kind covers may change (see ``APPROVAL_KIND_FIELDS``);
+    values equal to the milestone's are ignored, and at least one must change
+    (none for a completion validation, which needs the milestone to be
+    Pending validation). The approvers in scope are notified once it commits.
+    """
+    milestone_id = milestone.pk if isinstance(milestone, Milestone) else milestone
+    current = (
+        Milestone.objects.select_related("portfolio", "org_unit", "owner")
+        .filter(pk=milestone_id)
+        .first()
+    )
+    if current is None:
+        from portal.errors import NotFound
+
+        raise NotFound("No such milestone.")
+    _require(actor, CHANGE, current)
+    if kind not in ApprovalRequest.Kind.values:
+        raise Invalid(
+            f"Unknown kind of request {kind!r}.",
+            errors={"kind": [f"Choose one of {', '.join(ApprovalRequest.Kind)}."]},
+        )
+    if not (reason or "").strip():
+        raise Invalid(
+            "Say why the change is needed.",
+            errors={"reason": ["Say why the change is needed."]},
+        )
+    if current.is_closed:
+        raise Invalid(
+            f"{current} is {current.get_status_display().lower()}: its baseline "
+            "and completion are final."
+        )
+    offered = {
+        "new_approved_budget": new_approved_budget,
+        "new_planned_start": new_planned_start,
+        "new_planned_completion": new_planned_completion,
+        "new_success_criteria": (new_success_criteria or "").strip(),
+        "new_weight": new_weight,
+    }
+    changes = {
+        field: value
+        for field, value in offered.items()
+        if value is not None
+        and value != ""
+        and value != getattr(current, APPROVAL_CHANGE_FIELDS[field])
+    }
+    allowed = APPROVAL_KIND_FIELDS[kind]
+    outside = [field for field in changes if field not in allowed]
+    if outside:
+        raise Invalid(
+            _KIND_HINTS[kind],
+            errors={field: [_KIND_HINTS[kind]] for field in outside},
+        )
+    if kind == ApprovalRequest.Kind.COMPLETION:
+        if current.status != Status.PENDING_VALIDATION:
+            raise Invalid(
+                f"{current} is not Pending validation: report it completed in a "
+                "progress update first.",
+                errors={"kind": ["The milestone is not Pending validation."]},
+            )
+        if ApprovalRequest.objects.filter(
+            milestone=current,
+            kind=ApprovalRequest.Kind.COMPLETION,
+            status=ApprovalRequest.Status.PENDING,
+        ).exists():
+            raise Invalid(
+                f"The completion of {current} already awaits validation.",
+                errors={"kind": ["A completion validation is already pending."]},
+            )
+    elif not changes:
+        raise Invalid(
+            "The request changes nothing: give at least one new value.",
+            errors={
+                field: ["Give a new value (the current one changes nothing)."]
+                for field in allowed
+            },
+        )
+    start = changes.get("new_planned_start", current.planned_start)
+    end = changes.get("new_planned_completion", current.planned_completion)
+    if end < start:
+        field = (
+            "new_planned_completion"
+            if "new_planned_completion" in changes
+            else "new_planned_start"
+        )
+        raise Invalid(
+            "The planned completion cannot be before the planned start.",
+            errors={field: ["The planned completion cannot precede the start."]},
+        )
+    approval = ApprovalRequest(
+        milestone=current,
+        kind=kind,
+        requested_by=actor,
+        requested_at=timezone.now(),
+        reason=reason.strip(),
+        escalation_id=escalation_id,
+        escalation_summary=escalation_summary[:400],
+        **changes,
+    )
+    for field in changes:
+        target = APPROVAL_CHANGE_FIELDS[field]
+        setattr(approval, field.replace("new_", "old_", 1), getattr(current, target))
+    _save_new(approval, actor=actor, reason="Requested")
+    approval.milestone = current
+    _notify_approvers([approval], event="requested")
+    return approval
+
+
+@transaction.atomic
+def approval_request_for_escalation(
+    *,
+    milestone: Milestone | int,
+    escalation_id: int,
+    summary: str = "",
+) -> tuple[ApprovalRequest | None, bool]:
+    """The reauthorization request of one budget-overrun escalation, raised by
+    the system; idempotent: one request per escalation however often it is
+    called (a later call returns the first request and ``created`` False).
+
+    The proposed budget is the milestone's estimate at completion. Returns
+    ``(None, False)`` when there is nothing to reauthorize (the milestone is
+    closed, or has no estimate other than its approved budget).
+    """
+    milestone_id = milestone.pk if isinstance(milestone, Milestone) else milestone
+    try:
+        with transaction.atomic():
+            created = approval_requests_for_escalations(
+                [(escalation_id, milestone_id, summary)]
+            )
+    except IntegrityError:
+        created = []  # a concurrent caller created it first
+    if created:
+        return created[0], True
+    return ApprovalRequest.objects.filter(escalation_id=escalation_id).first(), False
+
+
+@transaction.atomic
+def approval_requests_for_escalations(
+    escalations: Iterable[tuple[int, int, str]],
+) -> list[ApprovalRequest]:
+    """Open the missing reauthorization requests of budget-overrun escalations,
+    given as ``(escalation_id, milestone_id, summary)``; returns the new ones.
+
+    The escalation engine calls this on every sweep with its unresolved
+    budget-overrun escalations: those that already have a request are skipped
+    (one query), so a second sweep opens nothing. Each new request proposes
+    the milestone's estimate at completion as its approved budget, is made by
+    the system (no requester: any approver in scope may decide it) and is
+    announced to the approvers. A fixed number of queries whatever the number.
+    """
+    wanted = {int(e): (int(m), s or "") for e, m, s in escalations}
+    if not wanted:
+        return []
+    existing = set(
+        ApprovalRequest.objects.filter(escalation_id__in=list(wanted)).values_list(
+            "escalation_id", flat=True
+        )
+    )
+    todo = {e: v for e, v in wanted.items() if e not in existing}
+    if not todo:
+        return []
+    milestones = Milestone.objects.select_related("portfolio").in_bulk(
+        {m for m, _ in todo.values()}
+    )
+    now = timezone.now()
+    rows = []
+    for escalation_id, (milestone_id, summary) in sorted(todo.items()):
+        milestone = milestones.get(milestone_id)
+        if milestone is None or milestone.is_closed:
+            continue
+        budget = milestone.estimate_at_completion
+        if budget is None or budget == milestone.approved_budget:
+            continue
+        summary = summary.strip()
+        reason = (
+            f"Financial review of budget overrun escalation #{escalation_id}: "
+            "reauthorize the estimate at completion as the approved budget."
+        )
+        rows.append(
+            ApprovalRequest(
+                milestone=milestone,
+                kind=ApprovalRequest.Kind.REAUTHORIZATION,
+                requested_by=None,
+                requested_at=now,
+                reason=reason,
+                new_approved_budget=budget,
+                old_approved_budget=milestone.approved_budget,
+                escalation_id=escalation_id,
+                escalation_summary=summary[:400],
+            )
+        )
+    if not rows:
+        return []
+    created = bulk_create_with_history(
+        rows,
+        ApprovalRequest,
+        default_user=None,
+        default_change_reason="Requested by a budget overrun escalation",
+        default_date=now,
+    )
+    _notify_approvers(created, event="requested")
+    return created
+
+
+def _fetch_request(approval: ApprovalRequest | int, *, lock: bool) -> ApprovalRequest:
+    approval_id = approval.pk if isinstance(approval, ApprovalRequest) else approval
+    queryset = ApprovalRequest.objects.all()
+    if lock:
+        queryset = queryset.select_for_update()
+    found = queryset.filter(pk=approval_id).first()
+    if found is None:
+        from portal.errors import NotFound
+
+        raise NotFound("No such approval request.")
+    return found
+
+
+def _require_pending(approval: ApprovalRequest) -> None:
+    if not approval.is_pending:
+        raise Conflict(
+            f"Request #{approval.pk} is already {approval.get_status_display().lower()}"
+            "; nothing was changed.",
+            errors={"status": [f"Already {approval.get_status_display().lower()}."]},
+        )
+
+
+@transaction.atomic
+def approval_withdraw(
+    *, actor, approval: ApprovalRequest | int, comment: str = ""
+) -> ApprovalRequest:
+    """Withdraw a pending request: its requester may (or, for a request the
+    system raised, anyone who may change the milestone)."""
+    current = _fetch_request(approval, lock=True)
+    milestone = Milestone.objects.get(pk=current.milestone_id)
+    _require(actor, VIEW, milestone)
+    if actor is not None and not actor.is_superuser:
+        if current.requested_by_id is not None:
+            if current.requested_by_id != actor.pk:
+                raise Forbidden("Only the requester may withdraw this request.")
+        elif not policy.can(actor, CHANGE, milestone):
+            raise Forbidden("You may not withdraw this request.")
+    _require_pending(current)
+    current.status = ApprovalRequest.Status.WITHDRAWN
+    current.decided_at = timezone.now()
+    current._history_user = actor
+    current._change_reason = _approval_reason(
+        "Withdrawn" + (f": {comment.strip()}" if (comment or "").strip() else "")
+    )
+    current.save(update_fields=["status", "decided_at"])
+    current.milestone = milestone
+    return current
+
+
+def _snapshot(milestone: Milestone) -> dict[str, Any]:
+    """The milestone as the approver saw it, JSON-ready."""
+    fields = (
+        "name",
+        "status",
+        "percent_complete",
+        "approved_budget",
+        "actual_spend",
+        "estimate_at_completion",
+        "planned_start",
+        "planned_completion",
+        "forecast_completion",
+        "actual_completion",
+        "success_criteria",
+        "weight",
+        "version",
+    )
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = getattr(milestone, field)
+        if isinstance(value, Decimal | date):
+            value = str(value) if isinstance(value, Decimal) else value.isoformat()
+        values[field] = value
+    return values
+
+
+def _authority(actor, milestone: Milestone, amount: Decimal) -> tuple:
+    """(the approver's limit, whether ``amount`` is within it)."""
+    if amount == 0:
+        return None, True
+    if actor.is_superuser:
+        return None, True
+    limit = policy.authority_limit(
+        actor, org_unit=milestone.org_unit, portfolio=milestone.portfolio
+    )
+    # No limit on record means no authority to approve an amount alone.
+    return limit, limit is not None and amount <= limit
+
+
+@transaction.atomic
+def approval_decide(
+    *,
+    actor,
+    approval: ApprovalRequest | int,
+    outcome: str,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> ApprovalRequest:
+    """Approve or reject a pending request, applying an approved change.
+
+    Rules: the approver needs ``approve`` on the milestone (404 when they
+    cannot see it, 403 when they see it but may not approve) and never
+    decides a request they made (403); a rejection needs a comment (400); a
+    request already decided, or decided meanwhile by someone else, answers
+    409. ``expected_version`` is the milestone version the approver saw (409
+    if it moved). A reauthorization whose amount (the budget change,
+    |new - current|) exceeds the approver's authority limit stays pending
+    until a second, different executive approves it too. The approved change
+    is applied in this transaction, with the rows locked, and recorded in the
+    milestone's history as "Approved request #N"; a rejection changes nothing
+    but the request. The requester (the owner, for a request the system
+    raised) is told the outcome.
+    """
+    if actor is None:
+        raise Forbidden("A decision needs an approver.")
+    # The request row is the lock two deciders compete for: the second waits,
+    # then sees the first's outcome and is refused.
+    current = _fetch_request(approval, lock=True)
+    if not policy.can(actor, VIEW, current):
+        from portal.errors import NotFound
+
+        raise NotFound("No such approval request.")
+    milestone = _locked(current.milestone_id)
+    if not policy.can(actor, APPROVE, milestone):
+        raise Forbidden("You may not decide requests on this milestone.")
+    if current.requested_by_id == actor.pk:
+        raise Forbidden("You cannot decide your own request.")
+    if outcome not in ApprovalDecision.Outcome.values:
+        raise Invalid(
+            f"Unknown outcome {outcome!r}.",
+            errors={"outcome": ["Choose approve or reject."]},
+        )
+    comment = (comment or "").strip()
+    if outcome == ApprovalDecision.Outcome.REJECT and not comment:
+        raise Invalid(
+            "Say why you reject the request.",
+            errors={"comment": ["A rejection needs a comment."]},
+        )
+    _require_pending(current)
+    earlier = list(current.decisions.all())
+    if any(d.approver_id == actor.pk for d in earlier):
+        raise Forbidden(
+            "You already approved this request: it needs a second executive."
+        )
+    _check_version(milestone, expected_version)
+    if outcome == ApprovalDecision.Outcome.APPROVE:
+        _check_still_applies(current, milestone)
+    now = timezone.now()
+    amount = current.amount
+    limit, within = _authority(actor, milestone, amount)
+    decision = ApprovalDecision(
+        request=current,
+        approver=actor,
+        outcome=outcome,
+        comment=comment,
+        decided_at=now,
+        authority_limit=limit,
+        within_limit=within,
+        snapshot=_snapshot(milestone),
+    )
+    _save_new(decision, actor=actor, reason=f"Decision on request #{current.pk}")
+    current.milestone = milestone
+    if outcome == ApprovalDecision.Outcome.REJECT:
+        return _close_request(current, ApprovalRequest.Status.REJECTED, actor, now)
+    seconded = any(
+        d.outcome == ApprovalDecision.Outcome.APPROVE and d.approver_id != actor.pk
+        for d in earlier
+    )
+    if not (within or seconded):
+        # Recorded (the decision row says so); the request waits for another.
+        _notify_approvers([current], event="second", exclude={actor.pk})
+        return current
+    _approval_apply(current, milestone, actor=actor)
+    return _close_request(current, ApprovalRequest.Status.APPROVED, actor, now)
+
+
+def _check_still_applies(approval: ApprovalRequest, milestone: Milestone) -> None:
+    """The version check of the request itself: the values it replaces must
+    still be the milestone's (another approved change may have moved them)."""
+    if approval.kind == ApprovalRequest.Kind.COMPLETION:
+        if milestone.status != Status.PENDING_VALIDATION:
+            raise Conflict(
+                f"{milestone} is no longer Pending validation (it is "
+                f"{milestone.get_status_display()}); nothing was changed.",
+                errors={"status": ["The milestone left Pending validation."]},
+            )
+        return
+    moved = []
+    for field, target in APPROVAL_CHANGE_FIELDS.items():
+        if getattr(approval, field) in (None, ""):
+            continue
+        old = getattr(approval, field.replace("new_", "old_", 1))
+        if old != getattr(milestone, target):
+            moved.append(_label(field))
+    if moved:
+        raise Conflict(
+            f"The milestone's {', '.join(moved)} changed since request "
+            f"#{approval.pk} was made; nothing was changed. Reject it, or ask the "
+            "requester to withdraw it and request again.",
+            errors={"version": ["The baseline changed since the request."]},
+        )
+
+
+def _approval_apply(approval: ApprovalRequest, milestone: Milestone, *, actor) -> None:
+    """Apply an approved request to its (locked) milestone: the one place a
+    baseline changes after planning, with "Approved request #N" in history."""
+    reason = f"Approved request #{approval.pk}"
+    if approval.kind == ApprovalRequest.Kind.COMPLETION:
+        milestone.status = Status.COMPLETED
+        milestone.percent_complete = Decimal("100")
+        fields = ["status", "percent_complete"]
+        if milestone.actual_completion is None:
+            milestone.actual_completion = timezone.localdate()
+            fields.append("actual_completion")
+    else:
+        fields = []
+        for target, value in approval.proposed().items():
+            setattr(milestone, target, value)
+            fields.append(target)
+    _save_milestone(milestone, actor=actor, fields=fields, reason=reason)
+    actor_id = actor.pk if actor is not None else None
+    milestone_id = milestone.pk
+    # Escalations follow the new baseline (an approved budget clears its
+    # overrun); receivers run once this commits, as after a progress update.
+    transaction.on_commit(
+        lambda: milestone_updated.send(
+            sender=Milestone,
+            milestone_id=milestone_id,
+            update_id=None,
+            actor_id=actor_id,
+        )
+    )
+
+
+def _close_request(
+    approval: ApprovalRequest, status: str, actor, now: datetime
+) -> ApprovalRequest:
+    approval.status = status
+    approval.decided_at = now
+    approval._history_user = actor
+    approval._change_reason = _approval_reason(
+        f"{ApprovalRequest.Status(status).label} by {actor}"
+    )
+    approval.save(update_fields=["status", "decided_at"])
+    _notify_requester(approval)
+    return approval
+
+
+# Completion gates ---------------------------------------------------------------
+
+
+def _completion_gate(
+    milestones: list[Milestone], previous: Mapping[int, str], *, actor, reason: str
+) -> None:
+    """After a progress write: milestones entering Pending validation get a
+    completion validation request; those leaving it see theirs withdrawn."""
+    pending = Status.PENDING_VALIDATION
+    entered = [
+        m for m in milestones if m.status == pending and previous[m.pk] != pending
+    ]
+    left = [m.pk for m in milestones if previous[m.pk] == pending != m.status]
+    _completion_requests_open(
+        entered, actor=actor, reason=f"Completion reported ({reason})."
+    )
+    _completion_requests_close(left, actor=actor, reason=f"superseded by {reason}")
+
+
+def _completion_requests_open(milestones: list[Milestone], *, actor, reason: str):
+    """Open a completion validation for each milestone that just entered
+    Pending validation and has none pending (set-based: one read, one insert
+    and one history insert whatever the number)."""
+    if not milestones:
+        return []
+    pending = set(
+        ApprovalRequest.objects.filter(
+            milestone__in=[m.pk for m in milestones],
+            kind=ApprovalRequest.Kind.COMPLETION,
+            status=ApprovalRequest.Status.PENDING,
+        ).values_list("milestone_id", flat=True)
+    )
+    now = timezone.now()
+    rows = [
+        ApprovalRequest(
+            milestone=m,
+            kind=ApprovalRequest.Kind.COMPLETION,
+            requested_by=actor,
+            requested_at=now,
+            reason=reason,
+        )
+        for m in milestones
+        if m.pk not in pending
+    ]
+    if not rows:
+        return []
+    created = bulk_create_with_history(
+        rows,
+        ApprovalRequest,
+        default_user=actor,
+        default_change_reason="Requested: completion reported",
+    )
+    _notify_approvers(created, event="requested")
+    return created
+
+
+def _completion_requests_close(milestone_ids: list[int], *, actor, reason: str):
+    """Withdraw the pending completion validations of milestones that left
+    Pending validation (a later progress update superseded them)."""
+    if not milestone_ids:
+        return
+    stale = list(
+        ApprovalRequest.objects.select_for_update().filter(
+            milestone__in=milestone_ids,
+            kind=ApprovalRequest.Kind.COMPLETION,
+            status=ApprovalRequest.Status.PENDING,
+        )
+    )
+    if not stale:
+        return
+    now = timezone.now()
+    for approval in stale:
+        approval.status = ApprovalRequest.Status.WITHDRAWN
+        approval.decided_at = now
+    bulk_update_with_history(
+        stale,
+        ApprovalRequest,
+        ["status", "decided_at"],
+        default_user=actor,
+        default_change_reason=_approval_reason(f"Withdrawn: {reason}"),
+    )
+
+
+# Approval notifications ------------------------------------------------------
+
+
+def approvers_by_milestone(milestones: list[Milestone]) -> dict[int, list]:
+    """The active users who may approve on each milestone (executives whose
+    scope covers it, per-object validators), in three queries for any number
+    of milestones. Superusers are not listed: they may, but are not asked."""
+    from django.apps import apps
+
+    from accounts.models import OrgUnit
+
+    if not milestones:
+        return {}
+    units = {m.org_unit_id for m in milestones}
+    paths = dict(OrgUnit.objects.filter(pk__in=units).values_list("pk", "path"))
+    covering: dict[int, set[str]] = {}
+    for m in milestones:
+        parts = [p for p in paths[m.org_unit_id].split("/") if p]
+        covering[m.pk] = {
+            "/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))
+        }
+    codename = f"{APPROVE}_scope"
+    unit_grants = (
+        apps.get_model(policy.ORG_UNIT_GRANTS)
+        .objects.filter(
+            permission__codename=codename,
+            content_object__path__in=set().union(*covering.values()),
+            user__is_active=True,
+        )
+        .select_related("user", "content_object")
+    )
+    portfolio_grants = (
+        apps.get_model(policy.PORTFOLIO_GRANTS)
+        .objects.filter(
+            permission__codename=codename,
+            content_object__in={m.portfolio_id for m in milestones},
+            user__is_active=True,
+        )
+        .select_related("user")
+    )
+    milestone_grants = MilestoneUserObjectPermission.objects.filter(
+        permission__codename=codename,
+        content_object__in=[m.pk for m in milestones],
+        user__is_active=True,
+    ).select_related("user")
+    unit_rows = list(unit_grants)
+    portfolio_rows = list(portfolio_grants)
+    milestone_rows = list(milestone_grants)
+    result: dict[int, list] = {}
+    for m in milestones:
+        users: dict[int, Any] = {}
+        for g in unit_rows:
+            if g.content_object.path in covering[m.pk]:
+                users.setdefault(g.user_id, g.user)
+        for g in portfolio_rows:
+            if g.content_object_id == m.portfolio_id:
+                users.setdefault(g.user_id, g.user)
+        for g in milestone_rows:
+            if g.content_object_id == m.pk:
+                users.setdefault(g.user_id, g.user)
+        result[m.pk] = sorted(users.values(), key=lambda u: u.username)
+    return result
+
+
+def _describe(approval: ApprovalRequest) -> list[str]:
+    lines = []
+    for field in APPROVAL_CHANGE_FIELDS:
+        new = getattr(approval, field)
+        if new in (None, ""):
+            continue
+        old = getattr(approval, field.replace("new_", "old_", 1))
+        lines.append(f"{_label(field).capitalize()}: {old} → {new}")
+    return lines
+
+
+def _messages_for(users, key: str, subject: str, body: str, link: str):
+    from portal.notifications import Message
+
+    for user in users:
+        yield Message(
+            "portal", f"{key}:portal:{user.pk}", subject, body, user.pk, "", link
+        )
+        if user.email:
+            yield Message(
+                "email",
+                f"{key}:email:{user.pk}",
+                subject,
+                body,
+                user.pk,
+                user.email,
+                link,
+            )
+
+
+def _notify_approvers(
+    approvals: list[ApprovalRequest], *, event: str, exclude: set[int] | None = None
+) -> int:
+    """Tell the approvers in scope about new requests (``event`` "requested")
+    or about a request awaiting a second executive ("second")."""
+    from portal.notifications.services import notifications_enqueue
+
+    if not approvals:
+        return 0
+    approvers = approvers_by_milestone([a.milestone for a in approvals])
+    messages: list = []
+    for approval in approvals:
+        skip = set(exclude or ()) | {approval.requested_by_id}
+        users = [u for u in approvers[approval.milestone_id] if u.pk not in skip]
+        who = approval.requested_by or "the system"
+        if event == "second":
+            subject = f"Second approval needed: {approval}"
+            intro = (
+                f"Request #{approval.pk} was approved once, but its amount "
+                f"({approval.amount:,.2f}) is above that approver's authority "
+                "limit: a second executive must approve it."
+            )
+        else:
+            subject = f"Approval needed: {approval}"
+            intro = f"{who} asks: {approval.get_kind_display()}."
+        body = "\n".join(
+            [
+                intro,
+                f"Milestone: {approval.milestone.name}",
+                *_describe(approval),
+                f"Reason: {approval.reason}",
+            ]
+        )
+        messages += _messages_for(
+            users,
+            f"approval:{approval.pk}:{event}",
+            subject,
+            body,
+            _request_link(approval),
+        )
+    return notifications_enqueue(messages)
+
+
+def _notify_requester(approval: ApprovalRequest) -> int:
+    """Tell the requester (the owner, for a request the system raised) how
+    their request was decided."""
+    from portal.notifications.services import notifications_enqueue
+
+    recipient = approval.requested_by or approval.milestone.owner
+    if recipient is None or not recipient.is_active:
+        return 0
+    last = approval.decisions.select_related("approver").order_by("-pk").first()
+    status = approval.get_status_display().lower()
+    subject = f"Request {status}: {approval}"
+    body = "\n".join(
+        line
+        for line in (
+            f"Request #{approval.pk} ({approval.get_kind_display()}) on "
+            f"{approval.milestone.name} was {status}"
+            + (f" by {last.approver}." if last else "."),
+            f"Comment: {last.comment}" if last and last.comment else "",
+            *(_describe(approval) if status == "approved" else ()),
+        )
+        if line
+    )
+    messages = _messages_for(
+        [recipient],
+        f"approval:{approval.pk}:{approval.status}",
+        subject,
+        body,
+        _request_link(approval),
+    )
+    return notifications_enqueue(messages)

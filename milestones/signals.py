@@ -3,6 +3,8 @@
 ``milestone_updated``
     Sent after a progress update is committed, with keyword arguments
     ``milestone_id`` (int), ``update_id`` (int) and ``actor_id`` (int or None).
+    It is also sent after an approved request changed the milestone (a new
+    baseline or a validated completion), then with ``update_id`` None.
     It is sent from ``transaction.on_commit``, so receivers see committed data
     and a receiver's failure cannot undo the update. The risks app listens to
     it to evaluate escalations for that one milestone.

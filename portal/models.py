@@ -89,3 +89,88 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.subject}"
+
+
+# The audit trail (see ``portal.audit``) ---------------------------------------
+
+
+class AuditEvent(models.Model):
+    """An access event: something that happened that is not a row change
+    (a sign-in, a failed sign-in, a lock-out, a sign-out, a report download,
+    an export). Written by ``portal.audit.event_record`` and chained like a
+    history row; never changed afterwards.
+
+    ``user`` keeps no database constraint, so an event outlives its user;
+    ``username`` is the name given (for a failed sign-in, perhaps no user's).
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Signed in"
+        LOGIN_FAILED = "login_failed", "Failed sign-in"
+        LOCKED_OUT = "locked_out", "Locked out"
+        LOGOUT = "logout", "Signed out"
+        REPORT_DOWNLOAD = "report_download", "Report download"
+        EXPORT = "export", "Export"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    object_type = models.CharField(
+        max_length=100, blank=True, help_text="Model label of the object concerned."
+    )
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField("object", max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "access event"
+        indexes = [
+            models.Index(fields=["at", "id"], name="auditevent_at_id"),
+            models.Index(fields=["user", "at"], name="auditevent_user_at"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.username or "unknown"
+        return f"{self.get_kind_display()}: {who} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditChainEntry(models.Model):
+    """One link of the tamper-evident audit chain: a history row or an access
+    event (``source`` label + ``source_id``), the SHA-256 ``digest`` of its
+    canonical content, the previous entry's hash and this entry's ``hash``.
+
+    ``sequence`` counts 1, 2, 3... with no gap; it is the primary key, so
+    two entries can never claim the same place (no fork).
+    """
+
+    sequence = models.PositiveBigIntegerField(primary_key=True)
+    source = models.CharField(max_length=100)
+    source_id = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+    chained_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sequence"]
+        verbose_name = "audit chain entry"
+        verbose_name_plural = "audit chain entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"], name="audit_chain_row_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.source} #{self.source_id}"

@@ -187,6 +187,12 @@ SPECTACULAR_SETTINGS = {
         "DependencyTypeEnum": "milestones.models.Dependency.Type",
         "MilestoneStatusEnum": "milestones.models.Status",
         "KpiKindEnum": "milestones.models.KPI.Kind",
+        "ApprovalKindEnum": "milestones.models.ApprovalRequest.Kind",
+        "ApprovalStatusEnum": "milestones.models.ApprovalRequest.Status",
+        "ApprovalOutcomeEnum": "milestones.models.ApprovalDecision.Outcome",
+        "RiskStatusEnum": "risks.models.Risk.Status",
+        "EscalationStatusEnum": "risks.models.Escalation.Status",
+        "IssueKindEnum": "risks.models.Issue.Kind",
     },
 }
 SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("milestones.api.urls")),
     path("", include("risks.api.urls")),
+    path("", include("reporting.api.urls")),
 ]
 
 urlpatterns = [
@@ -33,6 +34,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("notifications/", include("portal.notifications.urls")),
+    path("audit/", include("reporting.audit_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
@@ -41,5 +43,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("milestones.urls")),
+    path("", include("milestones.approval_urls")),
     path("", include("reporting.urls")),
 ]

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.apps import apps
 from django.db.models import (
     Count,
     DecimalField,
@@ -38,6 +37,8 @@ from django.utils.safestring import SafeString
 
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
+from milestones import approval_selectors
+from milestones import schedule_selectors as sched
 from milestones import selectors as ms
 from milestones.models import (
     KPI,
@@ -120,52 +121,18 @@ def portfolio_for(user, slug: str) -> Portfolio:
     return get_for_user(portfolios_for(user), user, VIEW, slug=slug)
 
 
-# Approvals (hook) ------------------------------------------------------------
-
-
-def _approval_model():
-    """``milestones.ApprovalRequest`` once the approvals issue adds it."""
-    try:
-        return apps.get_model("milestones", "ApprovalRequest")
-    except LookupError:
-        return None
-
-
-def _approvals(user, portfolio: Portfolio | None, *, reauthorizations: bool) -> list:
-    model = _approval_model()
-    if model is None:
-        return []
-    fields = {f.name for f in model._meta.get_fields()}
-    queryset = model.objects.restrict(user, VIEW)
-    if "status" in fields:
-        queryset = queryset.filter(status="pending")
-    if portfolio is not None:
-        if "portfolio" in fields:
-            queryset = queryset.filter(portfolio=portfolio)
-        elif "milestone" in fields:
-            queryset = queryset.filter(milestone__portfolio=portfolio)
-    if reauthorizations and "kind" in fields:
-        queryset = queryset.filter(kind__icontains="reauthor")
-    return list(queryset[:LIST_LIMIT])
+# Approvals ------------------------------------------------------------------
 
 
 def pending_approvals(user, portfolio: Portfolio | None = None) -> list:
-    """Approval requests awaiting a decision, in the user's scope.
-
-    HOOK: returns an empty list until ``milestones.ApprovalRequest`` exists
-    (issue 6). Once it does, the query above is a best guess (``status`` =
-    ``"pending"``, scoped by ``portfolio`` or ``milestone__portfolio``); the
-    approvals work should replace it with its own selector.
-    """
-    return _approvals(user, portfolio, reauthorizations=False)
+    """Approval requests awaiting a decision in the user's scope, oldest first
+    (``milestones.approval_selectors.pending_approvals``)."""
+    return list(approval_selectors.pending_approvals(user, portfolio)[:LIST_LIMIT])
 
 
 def open_reauthorizations(user, portfolio: Portfolio | None = None) -> list:
-    """Pending budget/timeline reauthorizations: the report's "resource needs".
-
-    HOOK, like :func:`pending_approvals`: empty until approvals exist.
-    """
-    return _approvals(user, portfolio, reauthorizations=True)
+    """Pending budget/timeline reauthorizations: the report's "resource needs"."""
+    return list(approval_selectors.open_reauthorizations(user, portfolio)[:LIST_LIMIT])
 
 
 # Chart inputs shared by the live and the historical source ------------------
@@ -500,6 +467,8 @@ class PortfolioCard:
     progress: ms.PortfolioProgress
     categories: list[ms.CategoryProgress]
     chart: SafeString
+    # P80 finish and odds of finishing on time (None: nothing to schedule).
+    outlook: sched.ScheduleOutlook | None = None
 
     @property
     def status_counts(self) -> list[tuple[str, str, int]]:
@@ -547,6 +516,7 @@ def dashboard(user, *, today: date | None = None) -> Dashboard:
     """
     today = today or timezone.localdate()
     portfolios = list(portfolios_for(user))
+    outlooks = sched.portfolio_outlooks(user, portfolios, today=today)
     cards = []
     for portfolio in portfolios:
         categories = ms.category_progress(user, portfolio, today=today)
@@ -556,6 +526,7 @@ def dashboard(user, *, today: date | None = None) -> Dashboard:
                 progress=ms.portfolio_progress(user, portfolio, today=today),
                 categories=categories,
                 chart=charts.progress_by_category(category_bars(categories)),
+                outlook=outlooks.get(portfolio.pk),
             )
         )
     ids = [p.pk for p in portfolios]
@@ -789,6 +760,9 @@ class ExecutiveReport:
     escalations: list
     escalation_count: int
     charts: dict[str, SafeString]
+    # The portfolio's P80 finish and odds of finishing on time, as of the
+    # report day (None: nothing to schedule).
+    schedule: sched.ScheduleOutlook | None = None
 
     @property
     def fte_total(self) -> Decimal:
@@ -884,6 +858,10 @@ def executive_report(
         and day <= m.planned_completion <= day + timedelta(days=DUE_WITHIN_DAYS)
     ]
     escalations, escalation_count = source.escalations()
+    if source.is_history:
+        outlook = sched.portfolio_outlook_as_of(user, portfolio, day)
+    else:
+        outlook = sched.portfolio_outlook(user, portfolio, today=day)
     return ExecutiveReport(
         portfolio=portfolio,
         as_of=day,
@@ -916,4 +894,74 @@ def executive_report(
             "gantt": gantt_chart(milestones, source.links(), today=day),
             "burn_up": burn_up_chart(source.burn_up(), day),
         },
+        schedule=outlook,
+    )
+
+
+# Schedule page ---------------------------------------------------------------
+
+SCHEDULE_GANTT_MAX_ROWS = 150
+
+
+@dataclass
+class SchedulePage:
+    """The schedule of a portfolio (``milestones.schedule_selectors``) and its
+    timeline."""
+
+    schedule: sched.PortfolioSchedule
+    gantt: SafeString
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.schedule.portfolio
+
+
+def schedule_gantt(
+    schedule: sched.PortfolioSchedule,
+    *,
+    href=None,
+    max_rows: int = SCHEDULE_GANTT_MAX_ROWS,
+) -> SafeString:
+    """The timeline of the visible milestones of ``schedule``: planned bars,
+    the scheduled finish beyond plan hatched, the critical path (of the whole
+    portfolio) in red. Beyond ``max_rows`` the critical milestones and those
+    with the least float are kept."""
+    rows = schedule.milestones
+    note = ""
+    if len(rows) > max_rows:
+        kept = sorted(rows, key=lambda m: (not m.critical, m.total_float, m.es, m.id))
+        rows = sorted(kept[:max_rows], key=lambda m: (m.es, m.ef, m.id))
+        note = (
+            f"Showing {max_rows} of {len(schedule.milestones)} milestones: the "
+            "critical path first, then the least float."
+        )
+    return charts.gantt(
+        [
+            charts.GanttRow(
+                id=m.id,
+                label=m.name,
+                start=m.planned_start,
+                finish=m.planned_completion,
+                forecast=m.ef if m.ef > m.planned_completion else None,
+                percent=float(m.percent_complete),
+                status=m.status,
+                critical=m.critical,
+                href=href(m) if href else None,
+            )
+            for m in rows
+        ],
+        [charts.GanttLink(p, s, kind) for p, s, kind, _lag in schedule.links],
+        today=schedule.today,
+        title="Schedule",
+        note=note,
+    )
+
+
+def schedule_page(
+    user, portfolio: Portfolio, *, today: date | None = None
+) -> SchedulePage:
+    """The schedule page of ``portfolio`` as ``user`` may see it."""
+    schedule = sched.portfolio_schedule(user, portfolio, today=today)
+    return SchedulePage(
+        schedule, schedule_gantt(schedule, href=milestone_href(portfolio))
     )

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from milestones.models import Portfolio
+from portal import audit
 from portal.errors import Invalid
+from portal.models import AuditEvent
 from risks.selectors import Audience, role_members
 
 from .models import ReportArchive
@@ -48,10 +50,10 @@ def log_download(user, obj, kind: str) -> None:
     ``"milestones_csv"``, ``"milestones_xlsx"``. Every download view calls this
     one function before answering.
 
-    Today it writes one line to the ``cairn.downloads`` logger. The audit
-    trail (issue 7) hooks in here: this is where the download becomes an
-    audit event, written in the same transaction as the request's work; no
-    view needs to change.
+    It writes one line to the ``cairn.downloads`` logger and records an
+    access event in the audit trail (``portal.audit``): a report download for
+    the PDFs, an export for the tables, with ``kind`` and the portfolio in its
+    details.
     """
     label = f"{obj._meta.label}:{obj.pk}" if hasattr(obj, "_meta") else str(obj)
     download_logger.info(
@@ -59,6 +61,16 @@ def log_download(user, obj, kind: str) -> None:
         kind,
         getattr(user, "username", None) or "-",
         label,
+    )
+    is_report = kind in ("executive_pdf", "archived_report")
+    portfolio_id = (
+        obj.pk if isinstance(obj, Portfolio) else getattr(obj, "portfolio_id", None)
+    )
+    audit.event_record(
+        kind=AuditEvent.Kind.REPORT_DOWNLOAD if is_report else AuditEvent.Kind.EXPORT,
+        user=user,
+        obj=obj,
+        details={"what": kind, "portfolio": portfolio_id},
     )
 
 

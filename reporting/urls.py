@@ -32,6 +32,7 @@ app_name = "reporting"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("portfolios/<slug:slug>/", views.portfolio, name="portfolio"),
+    path("portfolios/<slug:slug>/schedule/", views.schedule, name="schedule"),
     path(
         "portfolios/<slug:slug>/categories/<int:pk>/",
         views.category,

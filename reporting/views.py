@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
-from portal.errors import Invalid, NotFound
+from portal.errors import Conflict, Invalid, NotFound
 
 from . import exports, selectors, services
 from .models import ReportArchive
@@ -131,6 +131,25 @@ def milestone(request, slug: str, pk: int):
         request,
         "reporting/milestone.html",
         _context(request, title=data.milestone.name, data=data, portfolio=portfolio),
+    )
+
+
+@login_required
+@require_GET
+def schedule(request, slug: str):
+    """A portfolio's schedule: critical path, slips and completion odds."""
+    portfolio = _portfolio(request, slug)
+    try:
+        data = selectors.schedule_page(request.user, portfolio)
+    except Conflict as exc:  # a stored dependency cycle (not via the services)
+        return HttpResponse(
+            f"<!DOCTYPE html><title>Conflict</title><p>{escape(str(exc))}</p>",
+            status=409,
+        )
+    return render(
+        request,
+        "reporting/schedule.html",
+        _context(request, title=f"{portfolio.name}: schedule", data=data),
     )
 
 

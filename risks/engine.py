@@ -44,10 +44,11 @@ from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from accounts.roles import Role
 from milestones.models import CLOSED_STATUSES, Milestone
+from milestones.services import approval_requests_for_escalations
+from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.db import DaysBetween
 from portal.notifications import Message
 from portal.notifications.services import (
@@ -480,7 +481,25 @@ def escalations_sweep(
         opened_ids = [(e.pk, e.rule.trigger) for e in opened]
         transaction.on_commit(lambda: _announce(opened_ids))
     result.unchanged = len(current) - len(to_resolve)
+    # Budget overruns call for a financial review: one reauthorization request
+    # per unresolved escalation (those that have one are skipped, so a second
+    # sweep adds nothing and a missed one is caught up).
+    still_open = [e for key, e in current.items() if key in holding]
+    _request_reauthorizations([*opened, *still_open])
     return result
+
+
+def _request_reauthorizations(escalations: list[Escalation]) -> int:
+    """Open the missing approval requests of budget-overrun escalations
+    (``milestones.services.approval_requests_for_escalations``)."""
+    budget = [
+        (e.pk, e.milestone_id, e.summary)
+        for e in escalations
+        if e.rule.trigger == Trigger.BUDGET_OVERRUN and e.milestone_id
+    ]
+    if not budget:
+        return 0
+    return len(approval_requests_for_escalations(budget))
 
 
 def _opening_reason(hit: Hit) -> str:

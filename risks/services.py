@@ -163,7 +163,9 @@ def risk_update(*, actor, risk: Risk, reason: str = "", **fields: Any) -> Risk:
     """Edit a risk (re-scored when probability or impact change)."""
     _unknown(fields, RISK_FIELDS)
     current = (
-        Risk.objects.select_for_update().select_related("portfolio").get(pk=risk.pk)
+        Risk.objects.select_for_update(of=("self",))
+        .select_related("portfolio")
+        .get(pk=risk.pk)
     )
     _require(actor, UPDATE, current)
     milestone = fields.get("milestone", current.milestone)
@@ -263,7 +265,9 @@ def issue_update(*, actor, issue: Issue, reason: str = "", **fields: Any) -> Iss
     """Edit an open or resolved issue; ``milestones`` replaces the links."""
     _unknown(fields, ISSUE_FIELDS)
     current = (
-        Issue.objects.select_for_update().select_related("portfolio").get(pk=issue.pk)
+        Issue.objects.select_for_update(of=("self",))
+        .select_related("portfolio")
+        .get(pk=issue.pk)
     )
     _require(actor, UPDATE, current)
     linked = fields.pop("milestones", None)
@@ -469,7 +473,7 @@ def escalation_acknowledge(*, actor, escalation: Escalation | int) -> Escalation
     """
     pk = escalation.pk if isinstance(escalation, Escalation) else escalation
     current = (
-        Escalation.objects.select_for_update()
+        Escalation.objects.select_for_update(of=("self",))
         .select_related("rule", "org_unit", "portfolio__org_unit", "acknowledged_by")
         .filter(pk=pk)
         .first()

@@ -241,28 +241,42 @@ def test_readers_may_not_change_or_report(scene, request, who):
     assert not ProgressUpdate.objects.exists()
 
 
-def test_portfolio_manager_changes_baseline_with_reason_only(scene, pmo):
+def test_portfolio_manager_changes_baseline_only_through_a_request(
+    scene, pmo, executive
+):
+    """A direct baseline edit is refused (403, pointing to the request flow);
+    an approved request applies it with its reason in history."""
     fr = scene["fr"]
     client = client_for(pmo)
-    response = client.patch(
-        f"{API}/milestones/{fr.pk}/",
-        {"approved_budget": "250000", "version": 1},
-        format="json",
-    )
-    assert response.status_code == 400
-    assert "reason" in response.json()
-    assert snapshot(fr)["approved_budget"] == Decimal("100000.00")
     response = client.patch(
         f"{API}/milestones/{fr.pk}/",
         {"approved_budget": "250000", "version": 1, "reason": "Scope doubled"},
         format="json",
     )
-    assert response.status_code == 200
-    assert response.json()["approved_budget"] == "250000.00"
-    assert response.json()["version"] == 2
+    assert response.status_code == 403
+    assert f"/milestones/{fr.pk}/request/" in response.json()["approved_budget"][0]
+    assert snapshot(fr)["approved_budget"] == Decimal("100000.00")
+    request = client.post(
+        f"{API}/approvals/",
+        {
+            "milestone": fr.pk,
+            "kind": "reauthorization",
+            "reason": "Scope doubled",
+            "new_approved_budget": "250000",
+        },
+        format="json",
+    )
+    assert request.status_code == 201, request.json()
+    approved = client_for(executive).post(
+        f"{API}/approvals/{request.json()['id']}/approve/", {}, format="json"
+    )
+    assert approved.status_code == 200
+    milestone = client.get(f"{API}/milestones/{fr.pk}/").json()
+    assert milestone["approved_budget"] == "250000.00"
+    assert milestone["version"] == 2
     last = Milestone.history.filter(id=fr.pk).latest("history_date")
-    assert last.history_change_reason == "Scope doubled"
-    assert last.history_user == pmo
+    assert last.history_change_reason == f"Approved request #{request.json()['id']}"
+    assert last.history_user == executive
 
 
 # Versions: 409 and nothing changed --------------------------------------------
@@ -442,20 +456,17 @@ def test_evidence_upload_is_checked(scene, contributor_emea):
     assert response.json()["evidence"].endswith(".pdf")
 
 
-def test_invalid_milestone_edit_answers_400(scene, pmo):
+def test_invalid_milestone_edit_answers_400(scene, pmo, org):
     fr = scene["fr"]
     before = snapshot(fr)
+    elsewhere = make_portfolio(org.world).categories.first()
     response = client_for(pmo).patch(
         f"{API}/milestones/{fr.pk}/",
-        {
-            "planned_completion": str(fr.planned_start - timedelta(days=3)),
-            "version": 1,
-            "reason": "Replan",
-        },
+        {"category": elsewhere.pk, "version": 1},
         format="json",
     )
     assert response.status_code == 400
-    assert "planned_completion" in response.json()
+    assert "category" in response.json()
     assert snapshot(fr) == before
 
 

@@ -308,17 +308,22 @@ def test_owner_may_edit_non_baseline_fields_only(world):
         assert after[field] == getattr(milestone, field)
 
 
-def test_baseline_change_by_planner_needs_reason(world):
+def test_baseline_is_refused_even_for_planners(world):
+    """The baseline changes only through an approved request (approvals):
+    a planner's direct edit is refused, reason or not, naming the field and
+    pointing to the request flow."""
     milestone = world["milestone"]
     client = client_for(world["pm_world"])
     before = snapshot(milestone)
     for field, value in BASELINE.items():
-        response = client.patch(
-            f"{API}/milestones/{milestone.pk}/",
-            {field: value, "version": milestone.version},
-            format="json",
-        )
-        assert refused(response) == {"reason"}, field
+        for reason in ({}, {"reason": "Board decision"}):
+            response = client.patch(
+                f"{API}/milestones/{milestone.pk}/",
+                {field: value, "version": milestone.version, **reason},
+                format="json",
+            )
+            assert response.status_code == 403, (field, response.json())
+            assert "/request/" in response.json()[field][0]
     assert snapshot(milestone) == before
 
 

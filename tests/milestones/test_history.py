@@ -18,6 +18,8 @@ from accounts.roles import Role
 from milestones import services
 from milestones.models import (
     KPI,
+    ApprovalDecision,
+    ApprovalRequest,
     Checkpoint,
     Dependency,
     KPIMeasurement,
@@ -29,7 +31,7 @@ from milestones.models import (
     Status,
     StrategicObjective,
 )
-from portal.errors import Invalid
+from portal.errors import Forbidden, Invalid
 from tests.factories import make_milestone
 
 pytestmark = pytest.mark.django_db
@@ -146,44 +148,59 @@ def test_every_write_records_the_acting_user(org, pmo, member):
 # Baseline reasons ---------------------------------------------------------------
 
 
-def test_baseline_change_carries_its_reason(org, pmo, portfolio):
-    milestone = make_milestone(portfolio, org.fr)
-    services.milestone_update(
-        actor=pmo,
-        milestone=milestone,
-        expected_version=1,
-        approved_budget=Decimal("180000"),
-        planned_completion=milestone.planned_completion + timedelta(days=30),
-        reason="Vendor contract renegotiated",
-    )
-    record = milestone.history.latest("history_id")
-    assert record.history_change_reason == "Vendor contract renegotiated"
-    assert record.history_user == pmo
-    assert record.approved_budget == Decimal("180000")
-
-
-def test_baseline_change_without_reason_is_refused(org, pmo, portfolio):
-    milestone = make_milestone(portfolio, org.fr)
+def test_baseline_changes_only_through_a_request_that_carries_its_reason(
+    org, pmo, executive, portfolio
+):
+    milestone = make_milestone(portfolio, org.fr, approved_budget=Decimal("100000"))
     before = history_rows()
     for field, value in [
-        ("approved_budget", Decimal("1")),
+        ("approved_budget", Decimal("180000")),
         ("planned_start", milestone.planned_start - timedelta(days=1)),
         ("planned_completion", milestone.planned_completion + timedelta(days=1)),
         ("success_criteria", "Something else"),
         ("weight", Decimal("3")),
     ]:
-        with pytest.raises(Invalid, match="needs a change reason") as refused:
+        with pytest.raises(Forbidden, match="change only through an approved request"):
             services.milestone_update(
                 actor=pmo,
                 milestone=milestone,
                 expected_version=1,
-                reason="  ",
+                reason="Direct edit",
                 **{field: value},
             )
-        assert field in refused.value.message
-    milestone.refresh_from_db()
-    assert milestone.version == 1
+    reauthorization = ApprovalRequest.Kind.REAUTHORIZATION
+    with pytest.raises(Invalid, match="Say why the change is needed"):
+        services.approval_request(
+            actor=pmo,
+            milestone=milestone,
+            kind=reauthorization,
+            reason="  ",
+            new_approved_budget=Decimal("180000"),
+        )
     assert history_rows() == before
+
+    request = services.approval_request(
+        actor=pmo,
+        milestone=milestone,
+        kind=reauthorization,
+        reason="Vendor contract renegotiated",
+        new_approved_budget=Decimal("180000"),
+    )
+    services.approval_decide(
+        actor=executive, approval=request, outcome=ApprovalDecision.Outcome.APPROVE
+    )
+
+    milestone.refresh_from_db()
+    assert milestone.approved_budget == Decimal("180000")
+    record = milestone.history.latest("history_id")
+    assert (record.history_user, record.history_change_reason) == (
+        executive,
+        f"Approved request #{request.pk}",
+    )
+    asked = request.history.get(history_type="+")
+    assert (asked.history_user, asked.reason) == (pmo, "Vendor contract renegotiated")
+    decision = ApprovalDecision.objects.get(request=request)
+    assert decision.history.get().history_user == executive
 
 
 def test_non_baseline_change_needs_no_reason(org, pmo, portfolio):
@@ -244,12 +261,12 @@ def test_reversed_dates_are_refused(org, pmo, portfolio):
     milestone = make_milestone(portfolio, org.fr)
     before = history_rows()
     with pytest.raises(Invalid, match="cannot be before the planned start"):
-        services.milestone_update(
+        services.approval_request(
             actor=pmo,
             milestone=milestone,
-            expected_version=1,
-            planned_completion=milestone.planned_start - timedelta(days=1),
+            kind=ApprovalRequest.Kind.BASELINE_CHANGE,
             reason="Pulled in",
+            new_planned_completion=milestone.planned_start - timedelta(days=1),
         )
     with pytest.raises(Invalid, match="period cannot end before it starts"):
         services.portfolio_create(

@@ -17,6 +17,7 @@ from accounts.roles import Role
 from milestones import services
 from milestones.models import Milestone, Status
 from milestones.resources import MilestoneResource
+from portal.models import AuditEvent
 from tests.factories import make_milestone, make_portfolio
 
 pytestmark = pytest.mark.django_db
@@ -168,7 +169,12 @@ def test_csv_with_bad_rows_imports_nothing_and_reports_each_row(signed_in, pmo, 
     )
     assert "greater than or equal to 0" in " ".join(reasons[5]["approved_budget"])
     page = response.content.decode()
-    assert "No org unit &#x27;atlantis&#x27; that you may see." in page
+    assert "Nothing was imported: 4 invalid rows" in page
+    assert (
+        "Row 2:\n    org_unit: No org unit &#x27;atlantis&#x27; that you may see."
+        in page
+    )
+    assert "Row 5:\n    approved_budget: Ensure this value is greater than" in page
     assert Milestone.objects.count() == 0
 
 
@@ -233,18 +239,19 @@ def test_import_updates_by_id_with_version_and_reason(signed_in, pmo, org, portf
             "id": existing.pk,
             "version": existing.version,
             "name": "After",
-            "approved_budget": "200000",
+            "org_unit": "de",
+            "approved_budget": str(existing.approved_budget),  # unchanged
             "percent_complete": "40",
             "status": "at_risk",
         }
     ]
 
-    preview = upload(client, csv_file(rows), reason="Budget revised by steering")
+    preview = upload(client, csv_file(rows), reason="Handed over to Germany")
     assert preview.context["result"].totals["update"] == 1
     assert confirm(client, preview).status_code == 302
 
     existing.refresh_from_db()
-    assert (existing.name, existing.approved_budget) == ("After", Decimal("200000"))
+    assert (existing.name, existing.org_unit) == ("After", org.de)
     assert (existing.status, existing.percent_complete) == ("at_risk", Decimal("40"))
     assert existing.version == 3  # one plan edit, one progress change
     reasons = set(
@@ -252,7 +259,26 @@ def test_import_updates_by_id_with_version_and_reason(signed_in, pmo, org, portf
             "history_change_reason", "history_user"
         )
     )
-    assert reasons == {("Budget revised by steering", pmo.pk)}
+    assert reasons == {("Handed over to Germany", pmo.pk)}
+
+
+def test_import_refuses_baseline_changes_of_existing_milestones(
+    signed_in, pmo, org, portfolio
+):
+    """Baselines change through approved requests; the row says where."""
+    existing = make_milestone(portfolio, org.fr, code="B-1")
+    rows = [{"id": existing.pk, "name": "Renamed", "approved_budget": "999999"}]
+
+    response = upload(signed_in(pmo), csv_file(rows))
+
+    (bad,) = response.context["result"].invalid_rows
+    request_page = reverse("approvals:request", args=[existing.pk])
+    assert bad.error_dict["approved_budget"] == [
+        f"Baseline: request the change at {request_page}."
+    ]
+    existing.refresh_from_db()
+    assert (existing.name, existing.version) != ("Renamed", 2)
+    assert existing.version == 1
 
 
 def test_import_refuses_a_stale_version(signed_in, pmo, org, portfolio):
@@ -333,6 +359,9 @@ def test_export_lists_only_milestones_in_scope_by_natural_keys(
     (line,) = exported
     assert (line["portfolio"], line["org_unit"]) == ("ai-transformation", "fr")
     assert (line["category"], line["version"]) == ("Foundation", "1")
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.EXPORT)
+    assert event.user == emea_pmo
+    assert (event.details["rows"], event.details["format"]) == (1, "csv")
 
 
 def test_exported_file_imports_back_unchanged(signed_in, pmo, org, portfolio):

@@ -1,0 +1,936 @@
+"""Schedule intelligence wired to the data: a portfolio's critical path,
+knock-on slips, completion odds, bottlenecks and overallocated org units.
+
+``milestones.scheduling`` is the pure engine; this module loads a portfolio
+into its :class:`~milestones.scheduling.Task` and
+:class:`~milestones.scheduling.Link` values with a fixed number of
+``values_list`` queries, runs it with today as the status date, and returns
+bundles that the API, the schedule page, the dashboard and the executive
+report share:
+
+- :func:`portfolio_schedule` -- everything, for the schedule page and the API
+  (:class:`PortfolioSchedule`; four queries whatever the size);
+- :func:`portfolio_outlooks` / :func:`portfolio_outlook` -- the portfolio-level
+  forecast only (:class:`ScheduleOutlook`), for the dashboard cards (three
+  queries for any number of portfolios) and the report;
+- :func:`portfolio_outlook_as_of` -- the same forecast rebuilt from history as
+  it stood at the end of a past day, for a past executive report.
+
+Whose milestones
+----------------
+A schedule is a property of the whole dependency network: a milestone in
+France waits on its predecessor in Japan whoever is looking. Computing over
+the milestones a reader may view would drop those links and show a regional
+contributor dates that are wrong. So the network is always the *whole*
+portfolio (cancelled milestones and their links left out), and the reader
+gets rows only for the milestones they may view
+(``Milestone.objects.restrict(user, "view")``). Milestones outside their scope
+still move their dates (as inherited slip) and the portfolio-level figures,
+but their names, codes and ids never leave this module: the critical chain
+and the bottleneck list show visible milestones only and count the others;
+overallocated org units are listed only when a visible milestone of the
+portfolio draws on them. Callers must have checked that the reader may view
+the portfolio itself (a 404 otherwise).
+
+Where the uncertainty comes from
+--------------------------------
+Each past progress update with a forecast completion is one sample of how
+long work really takes against its plan: ``(forecast completion - planned
+start) / (planned completion - planned start)`` of its milestone, computed in
+SQL (``portal.db.DaysBetween`` and ``Ratio``) over the portfolio's own
+updates. With at least five samples the simulation bootstraps its duration
+multipliers from them (``source = "history"``); with fewer it uses the
+three-point estimate :data:`THREE_POINT` (``source = "three_point"``).
+
+The simulation runs :data:`DEFAULT_ITERATIONS` iterations with a seed fixed
+per portfolio (its id), so the same data on the same day gives the same
+figures. Its result is memoised in Django's cache under a digest of its exact
+inputs (tasks, links, samples, status date, iterations, seed): a changed
+milestone, dependency or update changes the key, so a memoised result is
+never stale and nothing needs invalidating.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from accounts.roles import VIEW
+from portal.db import DaysBetween, Ratio
+from portal.errors import Conflict, Invalid
+
+from .models import (
+    CLOSED_STATUSES,
+    Dependency,
+    Milestone,
+    Portfolio,
+    ProgressUpdate,
+    ResourceAllocation,
+    Status,
+)
+from .scheduling import (
+    CycleError,
+    Link,
+    MonteCarloResult,
+    ScheduleResult,
+    Task,
+    bottlenecks,
+    critical_path,
+    monte_carlo,
+    overallocated_units,
+)
+
+DEFAULT_ITERATIONS = 10_000
+MIN_ITERATIONS = 1_000
+MAX_ITERATIONS = 50_000
+# Duration multipliers without history: optimistic, most likely, pessimistic.
+THREE_POINT = (0.9, 1.0, 1.5)
+# Samples needed before history replaces the three-point estimate (the
+# engine's own threshold, restated for the page).
+MIN_HISTORY_SAMPLES = 5
+BOTTLENECK_LIMIT = 10
+MEMO_SECONDS = 6 * 60 * 60
+# Bump when the engine's results change for the same inputs.
+_MEMO_VERSION = 1
+
+T = TypeVar("T")
+
+CYCLE_MESSAGE = (
+    "The portfolio's dependencies form a cycle, so it cannot be scheduled; "
+    "remove one of the dependencies involved."
+)
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleOutlook:
+    """A portfolio's finish as planned, as scheduled and as simulated.
+
+    ``forecast_finish`` is the critical path's finish (no uncertainty);
+    ``probability_on_time`` is the share of simulated runs finishing by
+    ``planned_finish`` (the latest planned completion), ``p50``/``p80``/
+    ``p95`` the dates by which that share of runs has finished. Dates and the
+    probability are ``None`` for a portfolio without milestones.
+    """
+
+    milestone_count: int
+    planned_finish: date | None
+    forecast_finish: date | None
+    probability_on_time: float | None
+    p50: date | None
+    p80: date | None
+    p95: date | None
+    iterations: int
+    seed: int
+    source: str  # "history" or "three_point"
+    sample_count: int
+
+    @property
+    def slip_days(self) -> int | None:
+        """Days the scheduled finish lies beyond the planned one."""
+        if self.forecast_finish is None or self.planned_finish is None:
+            return None
+        return (self.forecast_finish - self.planned_finish).days
+
+    @property
+    def probability_pct(self) -> float | None:
+        if self.probability_on_time is None:
+            return None
+        return self.probability_on_time * 100
+
+
+@dataclass(frozen=True)
+class MilestoneSchedule:
+    """One visible milestone: its plan, its computed dates and its odds.
+
+    Floats and slips are whole days: ``total_float`` is how far it may slip
+    without moving the portfolio finish; ``inherited_slip`` how much later it
+    starts than planned because of its predecessors; ``own_slip`` the rest of
+    its finish slip (its own lateness; negative when ahead).
+    """
+
+    id: int
+    code: str
+    name: str
+    org_unit: str
+    status: str
+    percent_complete: Decimal
+    planned_start: date
+    planned_completion: date
+    forecast_completion: date | None
+    es: date
+    ef: date
+    ls: date
+    lf: date
+    total_float: int
+    critical: bool
+    own_slip: int
+    inherited_slip: int
+    probability_on_time: float
+    p50: date
+    p80: date
+    p95: date
+
+    @property
+    def status_label(self) -> str:
+        return Status(self.status).label
+
+    @property
+    def is_done(self) -> bool:
+        """Finished work: its dates are facts, its float means nothing."""
+        return (
+            self.status
+            in (
+                Status.COMPLETED,
+                Status.PENDING_VALIDATION,
+            )
+            or self.percent_complete >= 100
+        )
+
+    @property
+    def slip(self) -> int:
+        return self.own_slip + self.inherited_slip
+
+    @property
+    def probability_pct(self) -> float:
+        return self.probability_on_time * 100
+
+
+@dataclass(frozen=True)
+class BottleneckRow:
+    """A visible critical milestone and how much work waits on it."""
+
+    milestone: MilestoneSchedule
+    downstream_count: int
+    direct_successor_count: int
+
+
+@dataclass(frozen=True)
+class OverallocationRow:
+    """One week an org unit is asked for more FTE than it has.
+
+    ``allocated`` sums the unit's allocations to open milestones of *every*
+    portfolio planned to run that week: capacity is the unit's, not the
+    portfolio's.
+    """
+
+    org_unit_id: int
+    org_unit: str
+    week_start: date  # a Monday
+    allocated: float
+    capacity: float
+
+    @property
+    def excess(self) -> float:
+        return round(self.allocated - self.capacity, 6)
+
+
+@dataclass(frozen=True)
+class OverallocationPeriod:
+    """Consecutive overallocated weeks of one unit at the same load."""
+
+    org_unit_id: int
+    org_unit: str
+    first_week: date
+    last_week: date
+    allocated: float
+    capacity: float
+
+    @property
+    def weeks(self) -> int:
+        return (self.last_week - self.first_week).days // 7 + 1
+
+    @property
+    def end(self) -> date:
+        """The Sunday closing the period."""
+        return self.last_week + timedelta(days=6)
+
+    @property
+    def excess(self) -> float:
+        return round(self.allocated - self.capacity, 6)
+
+
+@dataclass(frozen=True)
+class PortfolioSchedule:
+    """The schedule of a portfolio as one reader may see it.
+
+    ``milestones`` are the visible milestones in schedule order (early start,
+    early finish); ``hidden_count`` counts the portfolio's other (non-
+    cancelled) milestones, which are scheduled but not shown. ``links`` are
+    the dependencies between visible milestones, as (predecessor id,
+    successor id, type, lag days), for the timeline.
+    """
+
+    portfolio: Portfolio
+    today: date
+    outlook: ScheduleOutlook
+    project_start: date | None
+    project_finish: date | None
+    milestones: list[MilestoneSchedule]
+    hidden_count: int
+    critical_chain: list[MilestoneSchedule]
+    critical_chain_hidden: int
+    bottlenecks: list[BottleneckRow]
+    overallocations: list[OverallocationRow]
+    links: list[tuple[int, int, str, int]]
+
+    @property
+    def critical_count(self) -> int:
+        return sum(1 for m in self.milestones if m.critical)
+
+    @property
+    def overallocation_periods(self) -> list[OverallocationPeriod]:
+        return overallocation_periods(self.overallocations)
+
+
+def overallocation_periods(
+    rows: Iterable[OverallocationRow],
+) -> list[OverallocationPeriod]:
+    """Merge consecutive weeks of one unit at the same load into periods."""
+    periods: list[OverallocationPeriod] = []
+    for row in rows:
+        last = periods[-1] if periods else None
+        if (
+            last is not None
+            and last.org_unit_id == row.org_unit_id
+            and last.allocated == row.allocated
+            and last.capacity == row.capacity
+            and row.week_start - last.last_week == timedelta(days=7)
+        ):
+            periods[-1] = OverallocationPeriod(
+                last.org_unit_id,
+                last.org_unit,
+                last.first_week,
+                row.week_start,
+                last.allocated,
+                last.capacity,
+            )
+        else:
+            periods.append(
+                OverallocationPeriod(
+                    row.org_unit_id,
+                    row.org_unit,
+                    row.week_start,
+                    row.week_start,
+                    row.allocated,
+                    row.capacity,
+                )
+            )
+    return periods
+
+
+# --------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------
+
+_TASK_FIELDS = (
+    "id",
+    "planned_start",
+    "planned_completion",
+    "percent_complete",
+    "forecast_completion",
+    "actual_start",
+    "actual_completion",
+    "status",
+    "org_unit_id",
+)
+
+
+def check_iterations(iterations: int) -> int:
+    """``iterations`` if within the allowed range; ``Invalid`` otherwise."""
+    if (
+        isinstance(iterations, bool)
+        or not isinstance(iterations, int)
+        or not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS
+    ):
+        message = (
+            f"iterations must be a whole number from {MIN_ITERATIONS:,} to "
+            f"{MAX_ITERATIONS:,}."
+        )
+        raise Invalid(message, errors={"iterations": [message]})
+    return iterations
+
+
+def _task(row: dict) -> Task:
+    """A milestone row (``_TASK_FIELDS``) as a Task.
+
+    A completed milestone counts as done even if its percent was never set to
+    100 (status is what the owner reported); without an actual completion the
+    engine takes the earlier of its planned completion and today.
+    """
+    percent = float(row["percent_complete"])
+    if row["status"] == Status.COMPLETED:
+        percent = 100.0
+    return Task(
+        id=row["id"],
+        planned_start=row["planned_start"],
+        planned_finish=row["planned_completion"],
+        percent_complete=percent,
+        forecast_finish=row["forecast_completion"],
+        actual_finish=row["actual_completion"],
+        actual_start=row["actual_start"],
+        org_unit_id=row["org_unit_id"],
+    )
+
+
+def _links_by_portfolio(
+    portfolio_ids: Sequence[int],
+) -> dict[int, list[tuple[int, int, str, int]]]:
+    """Dependencies between non-cancelled milestones, per portfolio (1 query)."""
+    rows = (
+        Dependency.objects.filter(successor__portfolio_id__in=portfolio_ids)
+        .exclude(successor__status=Status.CANCELLED)
+        .exclude(predecessor__status=Status.CANCELLED)
+        .order_by("pk")
+        .values_list(
+            "successor__portfolio_id",
+            "predecessor_id",
+            "successor_id",
+            "type",
+            "lag_days",
+        )
+    )
+    links: dict[int, list[tuple[int, int, str, int]]] = defaultdict(list)
+    for portfolio_id, predecessor, successor, kind, lag in rows:
+        links[portfolio_id].append((predecessor, successor, kind, lag))
+    return links
+
+
+def _ratio_expr(forecast, start, finish) -> Ratio:
+    """(forecast - planned start) / (planned completion - planned start)."""
+    return Ratio(DaysBetween(forecast, start), DaysBetween(finish, start))
+
+
+def _samples_from(rows: Iterable[tuple[int, object, int]]) -> dict[int, list[float]]:
+    """Expand (portfolio id, ratio, count) rows into sample lists."""
+    samples: dict[int, list[float]] = defaultdict(list)
+    for portfolio_id, ratio, count in rows:
+        if ratio is None:
+            continue
+        samples[portfolio_id].extend([float(ratio)] * count)
+    return samples
+
+
+def _slip_samples(portfolio_ids: Sequence[int]) -> dict[int, list[float]]:
+    """Duration ratios of every past update with a forecast, per portfolio.
+
+    One grouped query: identical ratios come back once with their count (a
+    forecast repeated report after report is common), in a fixed order so the
+    bootstrap is reproducible. Zero-length plans and forecasts before the
+    planned start carry no duration information and are left out.
+    """
+    rows = (
+        ProgressUpdate.objects.filter(
+            milestone__portfolio_id__in=portfolio_ids,
+            forecast_completion__isnull=False,
+            milestone__planned_completion__gt=F("milestone__planned_start"),
+            forecast_completion__gte=F("milestone__planned_start"),
+        )
+        .annotate(
+            ratio=_ratio_expr(
+                F("forecast_completion"),
+                F("milestone__planned_start"),
+                F("milestone__planned_completion"),
+            )
+        )
+        .order_by()
+        .values_list("milestone__portfolio_id", "ratio")
+        .annotate(n=Count("pk"))
+        .order_by("milestone__portfolio_id", "ratio")
+    )
+    return _samples_from(rows)
+
+
+# --------------------------------------------------------------------------
+# Computing
+# --------------------------------------------------------------------------
+
+
+def _to_links(rows: Iterable[tuple[int, int, str, int]]) -> list[Link]:
+    return [Link(p, s, kind, lag) for p, s, kind, lag in rows]
+
+
+def _ordinal(day: date | None) -> int | None:
+    return None if day is None else day.toordinal()
+
+
+def _memo_key(
+    kind: str,
+    tasks: Sequence[Task],
+    link_rows: Sequence[tuple[int, int, str, int]],
+    samples: Sequence[float],
+    *,
+    today: date,
+    seed: int,
+    iterations: int,
+) -> str:
+    """A digest of everything a result depends on, as plain values."""
+    payload = (
+        _MEMO_VERSION,
+        kind,
+        today.toordinal(),
+        seed,
+        iterations,
+        THREE_POINT,
+        [
+            (
+                t.id,
+                t.planned_start.toordinal(),
+                t.planned_finish.toordinal(),
+                t.percent_complete,
+                _ordinal(t.forecast_finish),
+                _ordinal(t.actual_finish),
+                _ordinal(t.actual_start),
+            )
+            for t in tasks
+        ],
+        [tuple(link) for link in link_rows],
+        list(samples),
+    )
+    digest = hashlib.sha256(pickle.dumps(payload, protocol=5)).hexdigest()
+    return f"cairn:schedule:{kind}:{digest}"
+
+
+def _memoised(key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in the cache under ``key`` (a digest of its inputs,
+    so a kept value can never be stale)."""
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, MEMO_SECONDS)
+    return value
+
+
+def _run(
+    tasks: Sequence[Task],
+    links: Sequence[Link],
+    samples: Sequence[float],
+    *,
+    today: date,
+    seed: int,
+    iterations: int,
+) -> tuple[ScheduleResult, MonteCarloResult]:
+    """The critical path and the simulation of one network."""
+    try:
+        return (
+            critical_path(tasks, links, today=today),
+            monte_carlo(
+                tasks,
+                links,
+                iterations=iterations,
+                seed=seed,
+                slip_samples=list(samples),
+                three_point=THREE_POINT,
+                today=today,
+            ),
+        )
+    except CycleError as exc:
+        # Unreachable through the services (dependency_add refuses cycles);
+        # data stored around them must not turn into a 500.
+        raise Conflict(CYCLE_MESSAGE) from exc
+
+
+def _outlook(
+    schedule: ScheduleResult,
+    forecast: MonteCarloResult,
+    *,
+    count: int,
+    samples: Sequence[float],
+) -> ScheduleOutlook:
+    return ScheduleOutlook(
+        milestone_count=count,
+        planned_finish=forecast.planned_finish,
+        forecast_finish=schedule.project_finish,
+        probability_on_time=forecast.probability_on_time if count else None,
+        p50=forecast.p50,
+        p80=forecast.p80,
+        p95=forecast.p95,
+        iterations=forecast.iterations,
+        seed=forecast.seed,
+        source=forecast.source,
+        sample_count=len(samples),
+    )
+
+
+def _forecast(
+    portfolio_id: int,
+    tasks: Sequence[Task],
+    link_rows: Sequence[tuple[int, int, str, int]],
+    samples: Sequence[float],
+    *,
+    today: date,
+    iterations: int,
+) -> tuple[ScheduleResult, MonteCarloResult, list[Link]]:
+    """The full results for one portfolio (memoised)."""
+    links = _to_links(link_rows)
+    options = {"today": today, "seed": portfolio_id, "iterations": iterations}
+    key = _memo_key("full", tasks, link_rows, samples, **options)
+    schedule, forecast = _memoised(key, lambda: _run(tasks, links, samples, **options))
+    return schedule, forecast, links
+
+
+def _outlook_of(
+    portfolio_id: int,
+    tasks: Sequence[Task],
+    link_rows: Sequence[tuple[int, int, str, int]],
+    samples: Sequence[float],
+    *,
+    today: date,
+    iterations: int,
+) -> ScheduleOutlook:
+    """The portfolio-level figures only (memoised on their own: small to
+    keep, quick to read back for a dashboard of many portfolios)."""
+    options = {"today": today, "seed": portfolio_id, "iterations": iterations}
+
+    def compute() -> ScheduleOutlook:
+        schedule, forecast = _run(tasks, _to_links(link_rows), samples, **options)
+        return _outlook(schedule, forecast, count=len(tasks), samples=samples)
+
+    return _memoised(
+        _memo_key("outlook", tasks, link_rows, samples, **options), compute
+    )
+
+
+# --------------------------------------------------------------------------
+# The full schedule (page and API)
+# --------------------------------------------------------------------------
+
+
+def _milestone_rows(user, portfolio: Portfolio) -> list[dict]:
+    """The portfolio's non-cancelled milestones with a ``visible`` flag (1
+    query); names of the others are blanked in SQL, never loaded."""
+    visible = Exists(
+        Milestone.objects.restrict(user, VIEW).filter(pk=OuterRef("pk")).values("pk")
+    )
+
+    def shown(field: str) -> Case:
+        return Case(When(visible, then=F(field)), default=Value(""))
+
+    return list(
+        Milestone.objects.filter(portfolio=portfolio)
+        .exclude(status=Status.CANCELLED)
+        .annotate(
+            visible=visible,
+            shown_code=shown("code"),
+            shown_name=shown("name"),
+            shown_org_unit=shown("org_unit__name"),
+        )
+        .order_by("planned_start", "planned_completion", "pk")
+        .values(*_TASK_FIELDS, "visible", "shown_code", "shown_name", "shown_org_unit")
+    )
+
+
+def _allocations(
+    portfolio: Portfolio, visible_ids: set[int], today: date
+) -> list[OverallocationRow]:
+    """Weeks from the current one on where an org unit drawn on by a visible
+    milestone of ``portfolio`` is allocated beyond its capacity (1 query).
+
+    The load of a unit counts its allocations to the open milestones of every
+    portfolio over their planned dates.
+    """
+    units = ResourceAllocation.objects.filter(milestone__portfolio=portfolio).values(
+        "org_unit_id"
+    )
+    rows = list(
+        ResourceAllocation.objects.filter(
+            org_unit_id__in=units, org_unit__fte_capacity__isnull=False
+        )
+        .exclude(milestone__status__in=CLOSED_STATUSES)
+        .order_by("pk")
+        .values_list(
+            "milestone_id",
+            "milestone__portfolio_id",
+            "milestone__planned_start",
+            "milestone__planned_completion",
+            "org_unit_id",
+            "org_unit__name",
+            "org_unit__fte_capacity",
+            "fte",
+        )
+    )
+    shown: set[int] = set()
+    names: dict[int, str] = {}
+    capacities: dict[int, float] = {}
+    tasks: dict[int, Task] = {}
+    loads: list[tuple[int, int, float]] = []
+    for mid, pid, start, finish, unit, name, capacity, fte in rows:
+        names[unit] = name
+        capacities[unit] = float(capacity)
+        tasks.setdefault(mid, Task(id=mid, planned_start=start, planned_finish=finish))
+        loads.append((mid, unit, float(fte)))
+        if pid == portfolio.pk and mid in visible_ids:
+            shown.add(unit)
+    this_week = today - timedelta(days=today.weekday())
+    return [
+        OverallocationRow(
+            org_unit_id=row.org_unit_id,
+            org_unit=names[row.org_unit_id],
+            week_start=row.week_start,
+            allocated=row.allocated,
+            capacity=row.capacity,
+        )
+        for row in overallocated_units(list(tasks.values()), loads, capacities)
+        if row.org_unit_id in shown and row.week_start >= this_week
+    ]
+
+
+def portfolio_schedule(
+    user,
+    portfolio: Portfolio,
+    *,
+    today: date | None = None,
+    iterations: int = DEFAULT_ITERATIONS,
+) -> PortfolioSchedule:
+    """The schedule of ``portfolio`` with the rows ``user`` may see.
+
+    Four queries whatever the number of milestones (milestones, dependencies,
+    update history, allocations). Raises ``Invalid`` for ``iterations``
+    outside :data:`MIN_ITERATIONS`..:data:`MAX_ITERATIONS` and ``Conflict``
+    if the stored dependencies form a cycle.
+    """
+    check_iterations(iterations)
+    today = today or timezone.localdate()
+    rows = _milestone_rows(user, portfolio)
+    link_rows = _links_by_portfolio([portfolio.pk]).get(portfolio.pk, [])
+    samples = _slip_samples([portfolio.pk]).get(portfolio.pk, [])
+    tasks = [_task(row) for row in rows]
+    schedule, forecast, links = _forecast(
+        portfolio.pk, tasks, link_rows, samples, today=today, iterations=iterations
+    )
+    visible = {row["id"]: row for row in rows if row["visible"]}
+    by_id = {
+        mid: _milestone_schedule(row, schedule, forecast)
+        for mid, row in visible.items()
+    }
+    ordered = sorted(
+        by_id.values(), key=lambda m: (m.es, m.ef, m.planned_completion, m.id)
+    )
+    chain = schedule.critical_chain
+    ranked = [
+        b
+        for b in bottlenecks(schedule, links, limit=len(tasks))
+        if b.task_id in by_id and b.downstream_count > 0
+    ]
+    return PortfolioSchedule(
+        portfolio=portfolio,
+        today=today,
+        outlook=_outlook(schedule, forecast, count=len(tasks), samples=samples),
+        project_start=schedule.project_start,
+        project_finish=schedule.project_finish,
+        milestones=ordered,
+        hidden_count=len(rows) - len(visible),
+        critical_chain=[by_id[mid] for mid in chain if mid in by_id],
+        critical_chain_hidden=sum(1 for mid in chain if mid not in by_id),
+        bottlenecks=[
+            BottleneckRow(
+                by_id[b.task_id], b.downstream_count, b.direct_successor_count
+            )
+            for b in ranked[:BOTTLENECK_LIMIT]
+        ],
+        overallocations=_allocations(portfolio, set(visible), today),
+        links=[link for link in link_rows if link[0] in by_id and link[1] in by_id],
+    )
+
+
+def _milestone_schedule(
+    row: dict, schedule: ScheduleResult, forecast: MonteCarloResult
+) -> MilestoneSchedule:
+    planned = schedule.tasks[row["id"]]
+    odds = forecast.tasks[row["id"]]
+    return MilestoneSchedule(
+        id=row["id"],
+        code=row["shown_code"],
+        name=row["shown_name"],
+        org_unit=row["shown_org_unit"],
+        status=row["status"],
+        percent_complete=row["percent_complete"],
+        planned_start=row["planned_start"],
+        planned_completion=row["planned_completion"],
+        forecast_completion=row["forecast_completion"],
+        es=planned.es,
+        ef=planned.ef,
+        ls=planned.ls,
+        lf=planned.lf,
+        total_float=planned.total_float,
+        critical=planned.critical,
+        own_slip=planned.own_slip_days,
+        inherited_slip=planned.inherited_slip_days,
+        probability_on_time=odds.probability_on_time,
+        p50=odds.p50,
+        p80=odds.p80,
+        p95=odds.p95,
+    )
+
+
+# --------------------------------------------------------------------------
+# Portfolio-level outlook (dashboard and report)
+# --------------------------------------------------------------------------
+
+
+def portfolio_outlooks(
+    user,
+    portfolios: Iterable[Portfolio],
+    *,
+    today: date | None = None,
+    iterations: int = DEFAULT_ITERATIONS,
+) -> dict[int, ScheduleOutlook]:
+    """The outlook of each of ``portfolios`` the user may view, by portfolio id.
+
+    Three queries for any number of portfolios (milestones, dependencies,
+    update history); each portfolio is scheduled as a whole (see the module
+    docstring).
+    """
+    check_iterations(iterations)
+    today = today or timezone.localdate()
+    ids = [p.pk for p in portfolios]
+    if not ids:
+        return {}
+    readable = Portfolio.objects.restrict(user, VIEW).filter(pk__in=ids)
+    tasks: dict[int, list[Task]] = defaultdict(list)
+    rows = (
+        Milestone.objects.filter(portfolio__in=readable.values("pk"))
+        .exclude(status=Status.CANCELLED)
+        .order_by("portfolio_id", "planned_start", "planned_completion", "pk")
+        .values("portfolio_id", *_TASK_FIELDS)
+    )
+    for row in rows:
+        tasks[row["portfolio_id"]].append(_task(row))
+    seen = set(tasks)
+    links = _links_by_portfolio(ids)
+    samples = _slip_samples(ids)
+    outlooks = {}
+    for pid in ids:
+        if pid not in seen:
+            continue
+        outlooks[pid] = _outlook_of(
+            pid,
+            tasks[pid],
+            links.get(pid, []),
+            samples.get(pid, []),
+            today=today,
+            iterations=iterations,
+        )
+    return outlooks
+
+
+def portfolio_outlook(
+    user, portfolio: Portfolio, *, today: date | None = None
+) -> ScheduleOutlook | None:
+    """The outlook of one portfolio; ``None`` when it has no milestones to
+    schedule (or the user may not view it)."""
+    return portfolio_outlooks(user, [portfolio], today=today).get(portfolio.pk)
+
+
+def _end_of_day(day: date) -> datetime:
+    start = datetime.combine(day + timedelta(days=1), time())
+    return timezone.make_aware(start) - timedelta(microseconds=1)
+
+
+def _snapshot(model, moment: datetime, **filters) -> QuerySet:
+    """The latest historical row of each object by ``moment``, deletions
+    dropped (what ``Model.history.as_of`` gives, as a queryset)."""
+    return (
+        model.history.filter(history_date__lte=moment)
+        .latest_of_each()
+        .exclude(history_type="-")
+        .filter(**filters)
+    )
+
+
+def portfolio_outlook_as_of(
+    user, portfolio: Portfolio, as_of: date
+) -> ScheduleOutlook | None:
+    """The outlook as it stood at the end of ``as_of``, from history.
+
+    The milestones and dependencies are their historical rows at that moment,
+    ``as_of`` is the status date, and the samples are the updates written and
+    submitted by then, against the plans their milestones had then. Three
+    queries. ``None`` without milestones then (or when the user may not view
+    the portfolio).
+    """
+    if not Portfolio.objects.restrict(user, VIEW).filter(pk=portfolio.pk).exists():
+        return None
+    moment = _end_of_day(as_of)
+    milestones = _snapshot(Milestone, moment, portfolio_id=portfolio.pk).exclude(
+        status=Status.CANCELLED
+    )
+    tasks = [
+        _task(row)
+        for row in milestones.order_by(
+            "planned_start", "planned_completion", "id"
+        ).values(*_TASK_FIELDS)
+    ]
+    if not tasks:
+        return None
+    ids = milestones.values("id")
+    link_rows = list(
+        _snapshot(Dependency, moment, successor_id__in=ids)
+        .filter(predecessor_id__in=ids)
+        .order_by("id")
+        .values_list("predecessor_id", "successor_id", "type", "lag_days")
+    )
+    planned = Milestone.history.filter(
+        id=OuterRef("milestone_id"), history_date__lte=moment
+    ).order_by("-history_date", "-history_id")
+    start = Subquery(planned.values("planned_start")[:1])
+    finish = Subquery(planned.values("planned_completion")[:1])
+    written = ProgressUpdate.history.filter(
+        history_type="+", history_date__lte=moment
+    ).values("id")
+    rows = (
+        ProgressUpdate.objects.filter(
+            milestone__portfolio=portfolio,
+            submitted_at__lte=moment,
+            pk__in=written,
+            forecast_completion__isnull=False,
+        )
+        .annotate(plan_start=start, plan_finish=finish)
+        .filter(
+            Q(plan_finish__gt=F("plan_start"))
+            & Q(forecast_completion__gte=F("plan_start"))
+        )
+        .annotate(
+            ratio=_ratio_expr(
+                F("forecast_completion"), F("plan_start"), F("plan_finish")
+            )
+        )
+        .order_by()
+        .values_list("milestone__portfolio_id", "ratio")
+        .annotate(n=Count("pk"))
+        .order_by("ratio")
+    )
+    samples = _samples_from(rows).get(portfolio.pk, [])
+    return _outlook_of(
+        portfolio.pk,
+        tasks,
+        link_rows,
+        samples,
+        today=as_of,
+        iterations=DEFAULT_ITERATIONS,
+    )

@@ -1,0 +1,1001 @@
+"""The tamper-evident audit chain and the access-event log.
+
+Shared infrastructure (DESIGN.md, "History and audit"): no domain app owns it,
+every domain app feeds it.
+
+What is chained
+---------------
+Every history row of every tracked model (simple-history's ``Historical*``
+tables, their many-to-many snapshot tables included) and every
+:class:`~portal.models.AuditEvent` (sign-ins, failed sign-ins, lock-outs,
+sign-outs, report downloads, exports) is appended to one chain of
+:class:`~portal.models.AuditChainEntry` rows *in the transaction that writes
+the row*:
+
+- single history rows through simple-history's ``post_create_historical_record``
+  signal, many-to-many snapshots through ``post_create_historical_m2m_records``;
+- bulk history (``bulk_create_with_history`` / ``bulk_update_with_history``,
+  which send no signal) through the wrappers of the same name in this module,
+  which chain the history rows they create in one set-based step: use them
+  instead of simple-history's;
+- access events through :func:`event_record`.
+
+An entry holds ``sequence`` (1, 2, 3... without gaps), ``source`` (the row's
+model label) and ``source_id`` (its primary key), ``digest`` (SHA-256 of the
+row's canonical JSON, see :func:`row_digest`), ``prev_hash`` (the previous
+entry's hash; 64 zeros for the first), ``chained_at`` and ``hash`` =
+SHA-256 of ``sequence|source|source_id|digest|prev_hash|chained_at``.
+Changing a chained row changes its digest; changing, removing or inserting an
+entry breaks the hash links after it. :func:`verify_chain` (the command
+``verify_audit_chain``) recomputes everything and names the first broken
+entry, and lists rows that were never chained (inserted behind the
+application's back).
+
+Serialised appends
+------------------
+One chain means one writer at a time. On PostgreSQL an append takes a
+transaction-level advisory lock (:data:`CHAIN_LOCK`), then reads the head,
+so concurrent transactions queue and each sees the head the previous one
+committed: no fork (``sequence`` is also the primary key) and no gap. The lock
+is held until the writing transaction ends, which serialises history writes;
+that is the price of a single linear chain. On SQLite the settings open every
+transaction with ``BEGIN IMMEDIATE``, so the database already admits one writer.
+
+Append-only tables on PostgreSQL
+--------------------------------
+:func:`install_append_only_triggers` puts a ``BEFORE UPDATE OR DELETE``
+trigger on every history table and on the two audit tables that raises an
+exception. It runs from a migration and again after every ``migrate`` (a
+``post_migrate`` receiver), so a history table added later is protected too.
+The only way around it is :func:`history_rewrite_allowed`, for tests that
+must backdate history; it sets ``cairn.allow_history_rewrite`` for the current
+transaction only. (A database superuser can always drop a trigger; the chain
+is what detects that kind of tampering.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+GENESIS = "0" * 64
+#: Key of the PostgreSQL advisory lock that serialises appends ("cairn").
+CHAIN_LOCK = 0x636169726E
+BATCH_SIZE = 500
+VERIFY_BATCH_SIZE = 2000
+REWRITE_SETTING = "cairn.allow_history_rewrite"
+TRIGGER_NAME = "cairn_append_only"
+TRIGGER_FUNCTION = "cairn_refuse_rewrite"
+AUDIT_TABLES = ("portal_auditevent", "portal_auditchainentry")
+USER_AGENT_LENGTH = 300
+
+
+# Which tables are chained ------------------------------------------------------
+
+
+def is_history_model(model) -> bool:
+    """A simple-history table: a record table (``history_id``) or a
+    many-to-many snapshot table (``m2m_history_id``). Works on the migration
+    state's models too."""
+    if not model.__name__.startswith("Historical"):
+        return False
+    names = {f.name for f in model._meta.concrete_fields}
+    return "history_id" in names or "m2m_history_id" in names
+
+
+def history_models(registry=global_apps) -> list:
+    """Every history table, by label."""
+    found = [m for m in registry.get_models() if is_history_model(m)]
+    return sorted(found, key=lambda m: m._meta.label_lower)
+
+
+def chained_models(registry=global_apps) -> list:
+    """Every model whose rows are chained: history tables and access events."""
+    return [*history_models(registry), registry.get_model("portal", "AuditEvent")]
+
+
+# Canonical content -----------------------------------------------------------
+
+
+def canonical_value(field: models.Field, value: Any) -> Any:
+    """``value`` of ``field`` as the JSON value it is digested as.
+
+    The same for the value held in memory when the row is written and for the
+    value read back from SQLite or PostgreSQL: decimals quantised to the
+    field's places, datetimes in UTC with microseconds, dates in ISO format.
+    """
+    if value is None:
+        return None
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    kind = field.get_internal_type()
+    if kind == "DecimalField":
+        number = field.to_python(value)
+        if field.decimal_places is not None:
+            number = number.quantize(Decimal(1).scaleb(-field.decimal_places))
+        return format(number, "f")
+    if kind == "DateTimeField":
+        moment = field.to_python(value)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, timezone.get_default_timezone())
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    if kind == "DateField":
+        return field.to_python(value).isoformat()
+    if kind == "TimeField":
+        return field.to_python(value).isoformat(timespec="microseconds")
+    if kind == "DurationField":
+        return field.to_python(value) // timedelta(microseconds=1)
+    if kind == "JSONField":
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    if kind == "BinaryField":
+        return bytes(value).hex()
+    if kind == "FloatField":
+        return float(value)
+    value = field.to_python(value)
+    if isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+_NO_DEFAULT = object()
+
+
+@cache
+def _layout(model) -> tuple[tuple[models.Field, str, Any], ...]:
+    """(field, attname, canonical static default) of each column of ``model``."""
+    layout = []
+    for f in model._meta.concrete_fields:
+        if not f.has_default():
+            default = _NO_DEFAULT
+        elif not callable(f.default):
+            default = canonical_value(f, f.default)
+        elif f.default in (dict, list, str):  # an empty container: fixed too
+            default = canonical_value(f, f.default())
+        else:  # timezone.now and the like: no fixed value
+            default = _NO_DEFAULT
+        layout.append((f, f.attname, default))
+    return tuple(layout)
+
+
+def attnames(model) -> list[str]:
+    return [attname for _, attname, _ in _layout(model)]
+
+
+def canonical_content(model, values: dict[str, Any]) -> str:
+    """The canonical JSON of one row (``values``: attname -> value).
+
+    Empty (NULL) columns and columns equal to their field's fixed default are
+    left out, so adding a nullable or defaulted column to a tracked model
+    leaves the digests of earlier rows valid; the mapping stays one-to-one for
+    a given set of columns, so any change of a value changes the content.
+    """
+    content = {}
+    for f, attname, default in _layout(model):
+        value = canonical_value(f, values[attname])
+        if value is None or value == default:
+            continue
+        content[attname] = value
+    payload = {"model": model._meta.label_lower, "fields": content}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def row_digest(model, values: dict[str, Any]) -> str:
+    """SHA-256 (hex) of :func:`canonical_content`."""
+    return hashlib.sha256(canonical_content(model, values).encode()).hexdigest()
+
+
+def instance_values(obj) -> dict[str, Any]:
+    return {attname: getattr(obj, attname) for attname in attnames(type(obj))}
+
+
+def entry_hash(
+    *,
+    sequence: int,
+    source: str,
+    source_id: int,
+    digest: str,
+    prev_hash: str,
+    chained_at,
+) -> str:
+    """The hash of one chain entry: its position, its row, its predecessor."""
+    stamp = chained_at.astimezone(UTC).isoformat(timespec="microseconds")
+    text = f"{sequence}|{source}|{source_id}|{digest}|{prev_hash}|{stamp}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Appending -------------------------------------------------------------------
+
+
+def _entry_model(registry=global_apps):
+    return registry.get_model("portal", "AuditChainEntry")
+
+
+def _lock_head(entry_model, using: str) -> tuple[int, str]:
+    """Take the chain's write lock (PostgreSQL) and read its head."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK])
+    head = (
+        entry_model._base_manager.using(using)
+        .order_by("-sequence")
+        .values_list("sequence", "hash")
+        .first()
+    )
+    return head or (0, GENESIS)
+
+
+def _append(
+    entry_model, using: str, items: Sequence[tuple[str, int, str]]
+) -> list[Any]:
+    """Append ``(source, source_id, digest)`` items, in order, in the current
+    transaction (one is opened if there is none)."""
+    if not items:
+        return []
+    with transaction.atomic(using=using, savepoint=False):
+        sequence, prev = _lock_head(entry_model, using)
+        now = timezone.now()
+        entries = []
+        for source, source_id, digest in items:
+            sequence += 1
+            digest_hash = entry_hash(
+                sequence=sequence,
+                source=source,
+                source_id=source_id,
+                digest=digest,
+                prev_hash=prev,
+                chained_at=now,
+            )
+            entries.append(
+                entry_model(
+                    sequence=sequence,
+                    source=source,
+                    source_id=source_id,
+                    digest=digest,
+                    prev_hash=prev,
+                    hash=digest_hash,
+                    chained_at=now,
+                )
+            )
+            prev = digest_hash
+        entry_model._base_manager.using(using).bulk_create(
+            entries, batch_size=BATCH_SIZE
+        )
+    return entries
+
+
+def chain_rows(model, rows: Iterable[models.Model], *, using: str | None = None):
+    """Append saved rows of ``model`` (history rows, audit events) to the chain,
+    in the given order, in the current transaction. Returns the entries."""
+    rows = list(rows)
+    if not rows:
+        return []
+    if any(row.pk is None for row in rows):
+        raise ValueError("Only saved rows (with a primary key) can be chained.")
+    using = using or rows[0]._state.db or DEFAULT_DB_ALIAS
+    label = model._meta.label_lower
+    items = [(label, row.pk, row_digest(model, instance_values(row))) for row in rows]
+    return _append(_entry_model(), using, items)
+
+
+def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Chain every history row not chained yet (the rows that existed before
+    the chain did). Run once by the migration that created the chain; returns
+    the number of rows chained."""
+    entry_model = _entry_model(registry)
+    total = 0
+    for model in chained_models(registry):
+        label = model._meta.label_lower
+        pk = model._meta.pk.attname
+        chained = entry_model._base_manager.using(using).filter(
+            source=label, source_id=OuterRef("pk")
+        )
+        pending = model._base_manager.using(using).filter(~Exists(chained))
+        last = None
+        while True:
+            batch = pending.order_by("pk")
+            if last is not None:
+                batch = batch.filter(pk__gt=last)
+            rows = list(batch.values(*attnames(model))[:VERIFY_BATCH_SIZE])
+            if not rows:
+                break
+            _append(
+                entry_model,
+                using,
+                [(label, row[pk], row_digest(model, row)) for row in rows],
+            )
+            total += len(rows)
+            last = rows[-1][pk]
+    return total
+
+
+# Bulk history -------------------------------------------------------------------
+
+
+def bulk_create_with_history(
+    objs,
+    model,
+    batch_size=None,
+    default_user=None,
+    default_change_reason=None,
+    default_date=None,
+    custom_historical_attrs=None,
+):
+    """simple-history's ``bulk_create_with_history``, with the history rows
+    chained. Needs a database that returns the new primary keys (PostgreSQL,
+    SQLite 3.35+)."""
+    from simple_history.utils import get_history_manager_for_model
+
+    history = get_history_manager_for_model(model)
+    with transaction.atomic(savepoint=False):
+        created = model._default_manager.bulk_create(objs, batch_size=batch_size)
+        if any(obj.pk is None for obj in created):
+            raise RuntimeError("bulk_create returned no primary keys.")
+        rows = history.bulk_history_create(
+            created,
+            batch_size=batch_size,
+            default_user=default_user,
+            default_change_reason=default_change_reason,
+            default_date=default_date,
+            custom_historical_attrs=custom_historical_attrs,
+        )
+        chain_rows(history.model, rows or [])
+    return created
+
+
+def bulk_update_with_history(
+    objs,
+    model,
+    fields,
+    batch_size=None,
+    default_user=None,
+    default_change_reason=None,
+    default_date=None,
+    manager=None,
+    custom_historical_attrs=None,
+):
+    """simple-history's ``bulk_update_with_history``, with the history rows
+    chained. Returns the number of rows updated."""
+    from simple_history.utils import get_history_manager_for_model
+
+    history = get_history_manager_for_model(model)
+    manager = manager or model._default_manager
+    if manager.model is not model:
+        raise ValueError("The given manager does not belong to the model.")
+    with transaction.atomic(savepoint=False):
+        updated = 0
+        if fields:
+            updated = manager.bulk_update(objs, fields, batch_size=batch_size)
+        rows = history.bulk_history_create(
+            objs,
+            batch_size=batch_size,
+            update=True,
+            default_user=default_user,
+            default_change_reason=default_change_reason,
+            default_date=default_date,
+            custom_historical_attrs=custom_historical_attrs,
+        )
+        chain_rows(history.model, rows or [])
+    return updated
+
+
+# Access events -------------------------------------------------------------------
+
+
+def _current_request():
+    """The request being served, as simple-history's middleware exposes it."""
+    from simple_history.models import HistoricalRecords
+
+    return getattr(HistoricalRecords.context, "request", None)
+
+
+def client_address(request) -> str | None:
+    """The client's IP address (``REMOTE_ADDR``; a proxy in front must set it)."""
+    raw = (request.META.get("REMOTE_ADDR") or "").strip() if request else ""
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(details, cls=DjangoJSONEncoder))
+
+
+def event_record(
+    *,
+    kind: str,
+    user=None,
+    username: str = "",
+    request=None,
+    obj=None,
+    details: dict[str, Any] | None = None,
+):
+    """Record an access event and chain it, in one transaction.
+
+    ``user`` is who acted (empty for a failed sign-in with an unknown name);
+    ``username`` the name given (defaults to the user's); ``request`` gives the
+    client address and browser (default: the request being served);
+    ``obj`` the object concerned (a portfolio for a report download).
+    """
+    from .models import AuditEvent
+
+    request = request if request is not None else _current_request()
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    event = AuditEvent(
+        kind=kind,
+        at=timezone.now(),
+        user=user,
+        username=(username or getattr(user, "username", "") or "")[:150],
+        ip_address=client_address(request),
+        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request else "")[
+            :USER_AGENT_LENGTH
+        ],
+        details=_jsonable(details or {}),
+    )
+    if obj is not None:
+        event.object_type = obj._meta.label_lower
+        event.object_id = str(obj.pk)
+        event.object_repr = str(obj)[:200]
+    with transaction.atomic(savepoint=False):
+        event.save()
+        chain_rows(AuditEvent, [event])
+    return event
+
+
+def _on_logged_in(sender, request, user, **kwargs) -> None:
+    from .models import AuditEvent
+
+    event_record(kind=AuditEvent.Kind.LOGIN, user=user, request=request)
+
+
+def _on_logged_out(sender, request, user, **kwargs) -> None:
+    from .models import AuditEvent
+
+    if user is not None:
+        event_record(kind=AuditEvent.Kind.LOGOUT, user=user, request=request)
+
+
+def _known_user(username: str):
+    from django.contrib.auth import get_user_model
+
+    if not username:
+        return None
+    model = get_user_model()
+    return model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+
+
+def _on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    from django.contrib.auth import get_user_model
+
+    from .models import AuditEvent
+
+    field_name = get_user_model().USERNAME_FIELD
+    username = str(credentials.get(field_name) or credentials.get("username") or "")
+    event_record(
+        kind=AuditEvent.Kind.LOGIN_FAILED,
+        user=_known_user(username),
+        username=username,
+        request=request,
+    )
+
+
+def _on_locked_out(sender, request, username, ip_address=None, **kwargs) -> None:
+    from .models import AuditEvent
+
+    event_record(
+        kind=AuditEvent.Kind.LOCKED_OUT,
+        user=_known_user(username or ""),
+        username=username or "",
+        request=request,
+    )
+
+
+def _refuse_deleting_actors(sender, instance, **kwargs) -> None:
+    """A user named as the author of history rows cannot be deleted: the
+    database would blank ``history_user`` in those rows (rewriting history,
+    refused on PostgreSQL, breaking the chain elsewhere). Deactivate them."""
+    from .errors import Forbidden
+
+    if instance.pk is None:
+        return
+    authored = Q(pk__in=[])
+    for model in history_models():
+        if "history_user" in {f.name for f in model._meta.concrete_fields}:
+            rows = model._base_manager.filter(history_user=OuterRef("pk"))
+            authored |= Q(Exists(rows))
+    if sender._base_manager.filter(authored, pk=instance.pk).exists():
+        raise Forbidden(
+            f"{instance} made changes recorded in the history, which cannot "
+            "lose its author: deactivate the account instead of deleting it."
+        )
+
+
+def _on_history_record(sender, history_instance, **kwargs) -> None:
+    chain_rows(sender, [history_instance], using=history_instance._state.db)
+
+
+def _on_m2m_history_records(sender, created_rows, **kwargs) -> None:
+    chain_rows(sender, created_rows)
+
+
+def connect_receivers() -> None:
+    """Chain history rows and record access events (``PortalConfig.ready``)."""
+    from axes.signals import user_locked_out
+    from django.contrib.auth.signals import (
+        user_logged_in,
+        user_logged_out,
+        user_login_failed,
+    )
+    from django.db.models.signals import post_migrate, pre_delete
+    from simple_history.signals import (
+        post_create_historical_m2m_records,
+        post_create_historical_record,
+    )
+
+    post_create_historical_record.connect(
+        _on_history_record, dispatch_uid="cairn_chain_history"
+    )
+    post_create_historical_m2m_records.connect(
+        _on_m2m_history_records, dispatch_uid="cairn_chain_m2m_history"
+    )
+    user_logged_in.connect(_on_logged_in, dispatch_uid="cairn_audit_login")
+    user_logged_out.connect(_on_logged_out, dispatch_uid="cairn_audit_logout")
+    user_login_failed.connect(_on_login_failed, dispatch_uid="cairn_audit_failed")
+    user_locked_out.connect(_on_locked_out, dispatch_uid="cairn_audit_locked_out")
+    post_migrate.connect(
+        protect_history_after_migrate, dispatch_uid="cairn_protect_history"
+    )
+    pre_delete.connect(
+        _refuse_deleting_actors,
+        sender=settings.AUTH_USER_MODEL,
+        dispatch_uid="cairn_keep_history_authors",
+    )
+
+
+# Who sees what of the trail ------------------------------------------------------
+
+
+def _portfolio_path(model) -> str | None:
+    """When access to ``model`` follows a portfolio (``Scope(via=...)`` down to
+    the portfolio itself): the ORM path to it ("" for a portfolio); else None.
+    """
+    scope = getattr(model, "access_scope", None)
+    if scope is None:
+        return None
+    if model._meta.label_lower == "milestones.portfolio":
+        return ""
+    if not scope.via:
+        return None
+    related = model
+    for name in scope.via.split("__"):
+        related = related._meta.get_field(name).related_model
+    inner = _portfolio_path(related)
+    if inner is None:
+        return None
+    return f"{scope.via}__{inner}" if inner else scope.via
+
+
+@dataclass
+class AuditReach:
+    """How far a user's view of the history and access events reaches.
+
+    - History rows follow their object's *current* scope: a row is visible
+      when the user may ``view`` (or ``audit``) the live object today.
+      History of a deleted object has no current scope: only users who see
+      everything see it.
+    - Access events are for auditors: a user holding the ``audit`` action
+      somewhere sees the events of the users they may audit (members of the
+      scopes they audit) and their own.
+    - Superusers and auditors of the root org unit see everything: every
+      history row (deleted objects included) and every access event (failed
+      sign-ins with unknown names included).
+
+    Scoping goes through ``accounts.policy.restrict``. Rows whose access
+    follows their portfolio (``Scope(via=...)`` ending at a portfolio) are
+    checked against the reader's portfolios, read once per reach: the
+    policy's answer for a portfolio is the costly part, and a page asks it
+    for several tables.
+    """
+
+    user: Any
+    everything: bool = False
+    audits: bool = False
+    _portfolios: list[int] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, user) -> AuditReach:
+        from accounts import policy
+        from accounts.models import OrgUnit
+        from accounts.roles import AUDIT
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return cls(user)
+        if user.is_superuser:
+            return cls(user, everything=True, audits=True)
+        units = policy.restrict(OrgUnit.objects.all(), user, AUDIT)
+        flags = units.aggregate(
+            root=models.Count("pk", filter=Q(parent__isnull=True)),
+            any=models.Count("pk"),
+        )
+        audits = bool(flags["any"])
+        if not audits and global_apps.is_installed("milestones"):
+            portfolios = global_apps.get_model("milestones", "Portfolio")
+            audits = policy.restrict(portfolios.objects.all(), user, AUDIT).exists()
+        return cls(user, everything=bool(flags["root"]), audits=audits)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user is not None and getattr(self.user, "is_authenticated", False)
+
+    def _actions(self) -> tuple[str, ...]:
+        from accounts.roles import AUDIT, VIEW
+
+        return (VIEW, AUDIT) if self.audits else (VIEW,)
+
+    def portfolio_ids(self) -> list[int]:
+        """The portfolios the reader may view or audit (read once)."""
+        from accounts import policy
+
+        if self._portfolios is None:
+            portfolio = global_apps.get_model("milestones", "Portfolio")
+            query = Q(pk__in=[])
+            for action in self._actions():
+                scoped = policy.restrict(portfolio.objects.all(), self.user, action)
+                query |= Q(pk__in=scoped.values("pk"))
+            self._portfolios = list(
+                portfolio.objects.filter(query).values_list("pk", flat=True)
+            )
+        return self._portfolios
+
+    def scope(self, queryset: QuerySet) -> QuerySet:
+        """The rows of ``queryset`` the reader may view or audit."""
+        from accounts import policy
+
+        model = queryset.model
+        if self.everything:
+            return queryset
+        if not self.signed_in or getattr(model, "access_scope", None) is None:
+            return queryset.none()
+        path = _portfolio_path(model)
+        if path is not None:
+            lookup = f"{path}__in" if path else "pk__in"
+            return queryset.filter(**{lookup: self.portfolio_ids()})
+        actions = self._actions()
+        if len(actions) == 1:
+            return policy.restrict(queryset, self.user, actions[0])
+        query = Q(pk__in=[])
+        for action in actions:
+            same = model._default_manager.filter(pk=OuterRef("pk"))
+            query |= Q(Exists(policy.restrict(same, self.user, action)))
+        return queryset.filter(query)
+
+    def history_q(self, tracked) -> Q | None:
+        """The filter on ``tracked``'s history rows (``None``: none visible)."""
+        if self.everything:
+            return Q()
+        if not self.signed_in or getattr(tracked, "access_scope", None) is None:
+            return None
+        # Correlated: the live object of each history row read (newest first)
+        # is checked, so a page stops after its rows instead of scoping every
+        # live object first.
+        live = tracked._default_manager.filter(pk=OuterRef("id"))
+        return Q(Exists(self.scope(live)))
+
+    def events_q(self) -> Q | None:
+        """The filter on access events (``None``: none visible)."""
+        from django.contrib.auth import get_user_model
+
+        from accounts import policy
+        from accounts.roles import AUDIT
+
+        if self.everything:
+            return Q()
+        if not self.audits:
+            return None
+        users = get_user_model()._default_manager.all()
+        users = policy.restrict(users, self.user, AUDIT)
+        return Q(user__in=users.values("pk"))
+
+    def events(self, queryset: QuerySet) -> QuerySet:
+        query = self.events_q()
+        return queryset.none() if query is None else queryset.filter(query)
+
+
+# Verification --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one entry or one row."""
+
+    sequence: int | None
+    source: str
+    source_id: int | None
+    message: str
+
+    def __str__(self) -> str:
+        row = f"{self.source} #{self.source_id}"
+        if self.sequence is None:
+            return f"{row}: {self.message}"
+        return f"entry #{self.sequence} ({row}): {self.message}"
+
+
+@dataclass
+class Verification:
+    """The outcome of :func:`verify_chain`."""
+
+    checked: int = 0
+    head_sequence: int = 0
+    head_hash: str = GENESIS
+    broken: Problem | None = None
+    unchained: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None and not self.unchained
+
+
+def _sources(
+    batch: Sequence[Any], using: str, models_by_label: dict[str, Any]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The current values of the rows a batch of entries names."""
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for entry in batch:
+        wanted[entry.source].append(entry.source_id)
+    found = {}
+    for label, ids in wanted.items():
+        model = models_by_label.get(label)
+        if model is None:
+            continue
+        pk = model._meta.pk.attname
+        for values in (
+            model._base_manager.using(using)
+            .filter(pk__in=ids)
+            .order_by()
+            .values(*attnames(model))
+        ):
+            found[(label, values[pk])] = values
+    return found
+
+
+def _check(entry, expected: int, prev: str, rows, models_by_label) -> str | None:
+    """Why ``entry`` is broken, or None."""
+    if entry.sequence != expected:
+        return f"sequence gap: entry #{expected} is missing"
+    if entry.prev_hash != prev:
+        return (
+            "its previous hash does not match the hash of the entry before it "
+            "(that entry or this link was rewritten)"
+        )
+    recomputed = entry_hash(
+        sequence=entry.sequence,
+        source=entry.source,
+        source_id=entry.source_id,
+        digest=entry.digest,
+        prev_hash=entry.prev_hash,
+        chained_at=entry.chained_at,
+    )
+    if recomputed != entry.hash:
+        return "the entry's own hash does not match its content (entry altered)"
+    model = models_by_label.get(entry.source)
+    if model is None:
+        return f"unknown source model {entry.source!r}"
+    values = rows.get((entry.source, entry.source_id))
+    if values is None:
+        return "the chained row is missing (deleted)"
+    if row_digest(model, values) != entry.digest:
+        return "the row's content changed after it was chained (digest mismatch)"
+    return None
+
+
+def _entries(using: str, batch_size: int) -> Iterator[list[Any]]:
+    last = 0
+    entries = _entry_model()._base_manager.using(using).order_by("sequence")
+    while True:
+        batch = list(entries.filter(sequence__gt=last)[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].sequence
+
+
+def unchained_rows(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Problem]:
+    """Rows of chained tables that no entry names (inserted around the app)."""
+    entry_model = _entry_model()
+    problems: list[Problem] = []
+    for model in chained_models():
+        label = model._meta.label_lower
+        chained = entry_model._base_manager.using(using).filter(
+            source=label, source_id=OuterRef("pk")
+        )
+        pks = (
+            model._base_manager.using(using)
+            .filter(~Exists(chained))
+            .order_by("pk")
+            .values_list("pk", flat=True)[: limit - len(problems)]
+        )
+        problems += [
+            Problem(None, label, pk, "this row is not in the audit chain") for pk in pks
+        ]
+        if len(problems) >= limit:
+            break
+    return problems
+
+
+def verify_chain(
+    *, using: str = DEFAULT_DB_ALIAS, batch_size: int = VERIFY_BATCH_SIZE
+) -> Verification:
+    """Walk the whole chain in ``sequence`` order, in batches, and recompute
+    every link and every row digest; stop at the first broken entry. Then look
+    for rows that were never chained. On PostgreSQL the walk reads one
+    snapshot (repeatable read) when it opens the transaction itself, so
+    concurrent appends do not disturb it."""
+    models_by_label = {m._meta.label_lower: m for m in chained_models()}
+    result = Verification()
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                )
+        expected, prev = 1, GENESIS
+        for batch in _entries(using, batch_size):
+            rows = _sources(batch, using, models_by_label)
+            for entry in batch:
+                message = _check(entry, expected, prev, rows, models_by_label)
+                if message is not None:
+                    result.broken = Problem(
+                        entry.sequence, entry.source, entry.source_id, message
+                    )
+                    return result
+                prev = entry.hash
+                expected += 1
+                result.checked += 1
+                result.head_sequence, result.head_hash = entry.sequence, entry.hash
+        result.unchained = unchained_rows(using)
+    return result
+
+
+# Append-only tables (PostgreSQL) ----------------------------------------------
+
+_FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(current_setting('{REWRITE_SETTING}', true), '') = 'on' THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '% on % refused: history and audit rows are append-only',
+        TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$
+"""
+
+_UNPROTECTED_SQL = """
+SELECT c.relname
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname = current_schema()
+  AND (c.relname LIKE %s OR c.relname = ANY(%s))
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_trigger t
+      WHERE t.tgrelid = c.oid AND t.tgname = %s
+  )
+ORDER BY c.relname
+"""
+
+
+def install_append_only_triggers(connection) -> list[str]:
+    """On PostgreSQL, make every history table (``<app>_historical…``) and the
+    audit tables refuse UPDATE and DELETE. Idempotent: only tables without
+    the trigger get it. Returns those tables; a no-op elsewhere."""
+    if connection.vendor != "postgresql":
+        return []
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(_FUNCTION_SQL)
+        cursor.execute(
+            _UNPROTECTED_SQL, [r"%\_historical%", list(AUDIT_TABLES), TRIGGER_NAME]
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        for table in tables:
+            cursor.execute(
+                f"CREATE TRIGGER {TRIGGER_NAME} BEFORE UPDATE OR DELETE ON "
+                f"{quote(table)} FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"
+            )
+    return tables
+
+
+def drop_append_only_triggers(connection) -> None:
+    """Undo :func:`install_append_only_triggers` (reversing the migration)."""
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = %s",
+            [TRIGGER_NAME],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER_NAME} ON {quote(table)}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER_FUNCTION}()")
+
+
+def history_index_name(table: str) -> str:
+    digest = hashlib.sha256(table.encode()).hexdigest()[:8]
+    return f"{table[:40]}_{digest}_obj"
+
+
+def install_history_indexes(connection, registry=global_apps) -> list[str]:
+    """Index every history record table on (id, history_date, history_id): one
+    object's records in order, which the trail's previous-record lookups,
+    object pages and point-in-time views read (simple-history indexes the
+    two columns apart). Idempotent, on SQLite and PostgreSQL; returns the
+    tables covered."""
+    existing = set(connection.introspection.table_names())
+    quote = connection.ops.quote_name
+    covered = []
+    with connection.cursor() as cursor:
+        for model in history_models(registry):
+            table = model._meta.db_table
+            columns = {f.column for f in model._meta.concrete_fields}
+            if table not in existing or not {"id", "history_date"} <= columns:
+                continue
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {quote(history_index_name(table))} "
+                f"ON {quote(table)} (id, history_date, history_id)"
+            )
+            covered.append(table)
+    return covered
+
+
+def protect_history_after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """``post_migrate``: give history tables created (or rebuilt) since the last
+    run their index and, on PostgreSQL, their append-only trigger."""
+    if sender.label == "portal":
+        install_history_indexes(connections[using])
+        install_append_only_triggers(connections[using])
+
+
+@contextmanager
+def history_rewrite_allowed(using: str = DEFAULT_DB_ALIAS):
+    """FOR TESTS ONLY: allow UPDATE and DELETE on history and audit tables
+    inside this block (a transaction; PostgreSQL's triggers check the
+    transaction-local setting ``cairn.allow_history_rewrite``). Rewritten
+    rows no longer match the audit chain, which ``verify_audit_chain`` will
+    report."""
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'on', true)", [REWRITE_SETTING])
+        yield
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'off', true)", [REWRITE_SETTING])
