@@ -48,7 +48,7 @@ def configure(args: argparse.Namespace) -> None:
     env["SECURE_SSL_REDIRECT"] = "False"
     env["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
     env["CELERY_BROKER_URL"] = ""
-    env["EMAIL_URL"] = "locmemmail://"
+    env["EMAIL_URL"] = "memorymail://"
     env["MEDIA_ROOT"] = str(ROOT / "bench" / "media")
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = (

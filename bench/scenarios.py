@@ -146,8 +146,8 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
 
         scenarios.append(Scenario("update form POST", post_update, budget_ms=120))
 
-    engine = _module("risks.engine") or _module("risks.services")
-    sweep = getattr(engine, "sweep", None) or getattr(engine, "run_sweep", None)
+    engine = _module("risks.engine")
+    sweep = getattr(engine, "escalations_sweep", None)
     if sweep is None:
         missing.append(("escalation sweep", "risks engine does not exist yet"))
     else:

@@ -428,8 +428,9 @@ class ProgressUpdate(models.Model):
     milestone = models.ForeignKey(
         Milestone, on_delete=models.CASCADE, related_name="updates"
     )
+    # Empty for system work (imports, seeding); a person otherwise.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     submitted_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices)

@@ -60,7 +60,7 @@ def test_executive_drills_down_to_a_milestone_and_downloads_the_pdf(
         page.get_by_text("Feature store live for the first two domains")
     ).to_be_visible()
 
-    page.get_by_role("link", name="History").click()
+    page.get_by_role("link", name="History", exact=True).click()
     page.wait_for_url(
         re.compile(rf"/admin/milestones/milestone/{programme.platform.pk}/history/$")
     )

@@ -421,3 +421,28 @@ def test_dependency_across_portfolios_is_refused(org, pmo, portfolio):
     with pytest.raises(Invalid, match="same portfolio"):
         services.dependency_add(actor=pmo, predecessor=a, successor=b)
     assert not Dependency.objects.exists()
+
+
+def test_system_progress_update_has_no_author_and_is_recorded(org, portfolio):
+    """Imports and seeding submit updates as the system (actor None)."""
+    from decimal import Decimal
+
+    from milestones.services import milestone_submit_update
+
+    from ..factories import make_milestone
+
+    milestone = make_milestone(portfolio, org.fr)
+    update = milestone_submit_update(
+        actor=None,
+        milestone=milestone,
+        expected_version=milestone.version,
+        status="on_track",
+        percent_complete=Decimal("40"),
+        actual_spend=Decimal("1000"),
+    )
+    assert update.author is None
+    milestone.refresh_from_db()
+    assert milestone.percent_complete == Decimal("40")
+    latest = milestone.history.latest()
+    assert latest.history_user is None
+    assert latest.history_change_reason == f"Progress update #{update.pk}"
