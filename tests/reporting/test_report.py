@@ -37,7 +37,7 @@ def test_pdf_names_the_portfolio_the_selector_progress_and_the_top_risks(
     for title in TOP_RISK_TITLES:
         assert title in text
     assert LOW_RISK_TITLE not in text  # critical risks are the top three only
-    # Pending approvals: the section is there; approvals do not exist yet.
+    # Pending approvals: the section is there; this scene has none pending.
     assert "Pending approvals" in text
     assert "No approval pending." in text
 
@@ -229,3 +229,25 @@ def test_command_as_user_is_scoped(programme, tmp_path, org, member):
             "--as-user",
             user.username,
         )
+
+
+def test_pdf_lists_pending_approvals_and_reauthorizations(programme, executive, pmo):
+    from milestones.models import ApprovalRequest
+    from milestones.services import approval_request
+
+    platform = programme.platform
+    request = approval_request(
+        actor=pmo,
+        milestone=platform,
+        kind=ApprovalRequest.Kind.REAUTHORIZATION,
+        reason="Vendor price increase",
+        new_approved_budget=platform.approved_budget + Decimal("50000"),
+    )
+    data = executive_report(executive, programme.portfolio)
+    assert [a.pk for a in data.approvals] == [request.pk]
+
+    text = pdf_text(services.report_pdf(data))
+
+    assert "Pending approvals" in text
+    assert "No approval pending." not in text
+    assert platform.name in text.split("Pending approvals", 1)[1]
