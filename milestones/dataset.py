@@ -52,6 +52,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import OrgUnit, User
 from accounts.roles import Role
+from portal import audit
 from portal.audit import bulk_create_with_history
 from portal.errors import Conflict, Invalid
 
@@ -71,6 +72,14 @@ from .models import (
 
 BATCH = 500
 MAX_MILESTONES = 1_000_000
+MAX_HISTORY_ROWS = 20_000_000
+REVISION_CHUNK = 250
+REVISION_NOTES = (
+    "Steering committee asked for a fortnightly written update.",
+    "Regional leads now brief their teams after each steering meeting.",
+    "Progress is shared in the monthly town hall as well.",
+    "Updates go to the works council once a quarter.",
+)
 HISTORY_DAYS = 84
 DEPENDENCY_WINDOW = 40
 CENT = Decimal("0.01")
@@ -322,6 +331,7 @@ class DatasetOptions:
     portfolios: int | None = None
     updates_per_milestone: int = 4
     risks: int = 0
+    history_rows: int = 0
     as_of: date | None = None
     prefix: str | None = None
     password: str | None = None
@@ -361,7 +371,7 @@ def default_portfolios(milestones: int) -> int:
 
 def validate(options: DatasetOptions) -> None:
     """Refuse options that cannot produce a dataset (``Invalid``)."""
-    for name in ("milestones", "seed", "updates_per_milestone", "risks"):
+    for name in ("milestones", "seed", "updates_per_milestone", "risks", "history_rows"):
         value = getattr(options, name)
         if not isinstance(value, int) or isinstance(value, bool):
             flag = "--" + name.replace("_", "-")
@@ -378,6 +388,8 @@ def validate(options: DatasetOptions) -> None:
         raise Invalid("--updates-per-milestone must be from 0 to 52.")
     if options.risks < 0:
         raise Invalid("--risks must be 0 or more.")
+    if not 0 <= options.history_rows <= MAX_HISTORY_ROWS:
+        raise Invalid(f"--history-rows must be from 0 to {MAX_HISTORY_ROWS:,}.")
     if options.as_of is not None and options.as_of > timezone.localdate():
         raise Invalid("--as-of cannot be in the future: updates would be too.")
     prefix = options.prefix if options.prefix is not None else f"ds{options.seed}"
@@ -436,6 +448,7 @@ def generate(
                 f"({sum(sizes[: n + 1]):,}/{options.milestones:,} done)"
             )
         _build_risks(ctx, step)
+        _top_up_history(ctx, step)
     step(
         "done: "
         + ", ".join(f"{n:,} {what}" for what, n in ctx.counts.items() if n)
@@ -1003,6 +1016,54 @@ def _build_risks(ctx: DatasetContext, step) -> None:
         return
     hook(ctx, count)
     step(f"risks: {count}")
+
+
+# History top-up ---------------------------------------------------------------
+
+
+def history_row_count() -> int:
+    """Rows in every history table (the audit trail's change sources)."""
+    return sum(m._base_manager.count() for m in audit.history_models())
+
+
+def _top_up_history(ctx: DatasetContext, step) -> None:
+    """Revision records on the namespace's milestones until the history
+    tables hold ``history_rows`` rows: the communication plan reworded a few
+    times, then put back, so each milestone's last record is its current state.
+    Chained like every history row; dated when written, like the rest."""
+    target = ctx.options.history_rows
+    missing = target - history_row_count() if target else 0
+    ids = [pk for portfolio_ids in ctx.milestone_ids.values() for pk in portfolio_ids]
+    if missing <= 0 or not ids:
+        return
+    rounds = -(-missing // len(ids))
+    history = Milestone.history
+    written = 0
+    for start in range(0, len(ids), REVISION_CHUNK):
+        chunk = list(Milestone.objects.filter(pk__in=ids[start : start + REVISION_CHUNK]))
+        chunk.sort(key=lambda m: m.pk)
+        for k in range(rounds):
+            restore = k == rounds - 1
+            for m in chunk:
+                if not hasattr(m, "_plan_text"):
+                    m._plan_text = m.communication_plan
+                m.communication_plan = (
+                    m._plan_text
+                    if restore
+                    else f"{m._plan_text} {REVISION_NOTES[k % len(REVISION_NOTES)]}"
+                )
+            rows = history.bulk_history_create(
+                chunk,
+                batch_size=BATCH,
+                update=True,
+                default_change_reason="Synthetic dataset: plan revised",
+            )
+            audit.chain_rows(history.model, rows)
+            written += len(rows)
+        if start // REVISION_CHUNK % 8 == 7:
+            step(f"history top-up: {written:,}/{missing:,} revision records")
+    ctx.add("revision records", written)
+    step(f"history top-up: {written:,} revision records")
 
 
 # Fingerprint ------------------------------------------------------------------

@@ -183,6 +183,23 @@ class MilestoneCategory(models.Model):
         return self.name
 
 
+class MilestoneHistory(HistoricalRecords):
+    """Milestone history with an index on (portfolio, history id), so the
+    newest change of each portfolio is one index probe: the key under which
+    the schedule outlook of a portfolio is memoised
+    (``schedule_selectors.portfolio_outlooks``)."""
+
+    def get_meta_options(self, model):
+        meta = super().get_meta_options(model)
+        meta["indexes"] = (
+            *meta.get("indexes", ()),
+            models.Index(
+                fields=("portfolio", "history_id"), name="milestone_hist_latest"
+            ),
+        )
+        return meta
+
+
 class Milestone(models.Model):
     """A measurable, time-bound checkpoint on the way to a strategic objective."""
 
@@ -265,7 +282,7 @@ class Milestone(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = MilestoneQuerySet.as_manager()
-    history = HistoricalRecords()
+    history = MilestoneHistory()
     access_scope = Scope(
         org_unit="org_unit",
         portfolio="portfolio",

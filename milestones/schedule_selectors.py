@@ -47,7 +47,11 @@ per portfolio (its id), so the same data on the same day gives the same
 figures. Its result is memoised in Django's cache under a digest of its exact
 inputs (tasks, links, samples, status date, iterations, seed): a changed
 milestone, dependency or update changes the key, so a memoised result is
-never stale and nothing needs invalidating.
+never stale and nothing needs invalidating. The portfolio-level outlook is
+also kept under a cheaper key, read without loading the network: the newest
+history ids of the portfolio's milestones and of the dependencies (every write
+adds one; see ``_outlook_keys``), so a dashboard of unchanged portfolios costs
+one query, and only the portfolios that changed are loaded and rescheduled.
 """
 
 from __future__ import annotations
@@ -793,6 +797,38 @@ def _milestone_schedule(
 # --------------------------------------------------------------------------
 
 
+def _outlook_keys(
+    readable: QuerySet, ids: Sequence[int], today: date, iterations: int
+) -> dict[int, str]:
+    """The memo key of each readable portfolio's outlook (one query).
+
+    Every write to a milestone, including a progress update, a baseline
+    change and a deletion, adds a row to its history, and every write to a
+    dependency to theirs; history ids only grow. So the newest milestone
+    history id of the portfolio (one probe of the ``milestone_hist_latest``
+    index) and the newest dependency history id name the state of everything
+    an outlook is computed from: a changed portfolio gets a new key, an
+    unchanged one finds its outlook without loading its network.
+    """
+    newest_change = (
+        Milestone.history.model.objects.filter(portfolio_id=OuterRef("pk"))
+        .order_by("-history_id")
+        .values("history_id")[:1]
+    )
+    newest_link = Dependency.history.model.objects.order_by("-history_id").values(
+        "history_id"
+    )[:1]
+    rows = (
+        readable.filter(pk__in=ids)
+        .annotate(changed=Subquery(newest_change), linked=Subquery(newest_link))
+        .values_list("pk", "changed", "linked")
+    )
+    return {
+        pk: f"outlook:v{_MEMO_VERSION}:{pk}:{changed}:{linked}:{today}:{iterations}"
+        for pk, changed, linked in rows
+    }
+
+
 def portfolio_outlooks(
     user,
     portfolios: Iterable[Portfolio],
@@ -802,41 +838,50 @@ def portfolio_outlooks(
 ) -> dict[int, ScheduleOutlook]:
     """The outlook of each of ``portfolios`` the user may view, by portfolio id.
 
-    Three queries for any number of portfolios (milestones, dependencies,
-    update history); each portfolio is scheduled as a whole (see the module
-    docstring).
+    One query when every outlook is memoised (see :func:`_outlook_keys`);
+    otherwise three more for the portfolios that changed (milestones,
+    dependencies, update history), each scheduled as a whole (see the module
+    docstring). A portfolio without milestones to schedule has no outlook.
     """
     check_iterations(iterations)
     today = today or timezone.localdate()
     ids = [p.pk for p in portfolios]
     if not ids:
         return {}
-    readable = Portfolio.objects.restrict(user, VIEW).filter(pk__in=ids)
+    readable = Portfolio.objects.restrict(user, VIEW)
+    keys = _outlook_keys(readable, ids, today, iterations)
+    kept = cache.get_many(list(keys.values()))
+    outlooks = {pk: kept[key] for pk, key in keys.items() if key in kept}
+    stale = [pk for pk in ids if pk in keys and pk not in outlooks]
+    if not stale:
+        return {pk: o for pk, o in outlooks.items() if o is not None}
     tasks: dict[int, list[Task]] = defaultdict(list)
     rows = (
-        Milestone.objects.filter(portfolio__in=readable.values("pk"))
+        Milestone.objects.filter(portfolio__in=stale)
         .exclude(status=Status.CANCELLED)
         .order_by("portfolio_id", "planned_start", "planned_completion", "pk")
         .values("portfolio_id", *_TASK_FIELDS)
     )
     for row in rows:
         tasks[row["portfolio_id"]].append(_task(row))
-    seen = set(tasks)
-    links = _links_by_portfolio(ids)
-    samples = _slip_samples(ids)
-    outlooks = {}
-    for pid in ids:
-        if pid not in seen:
-            continue
-        outlooks[pid] = _outlook_of(
-            pid,
-            tasks[pid],
-            links.get(pid, []),
-            samples.get(pid, []),
-            today=today,
-            iterations=iterations,
-        )
-    return outlooks
+    links = _links_by_portfolio(stale)
+    samples = _slip_samples(stale)
+    fresh: dict[str, ScheduleOutlook | None] = {}
+    for pid in stale:
+        outlook = None
+        if tasks.get(pid):
+            outlook = _outlook_of(
+                pid,
+                tasks[pid],
+                links.get(pid, []),
+                samples.get(pid, []),
+                today=today,
+                iterations=iterations,
+            )
+        outlooks[pid] = fresh[keys[pid]] = outlook
+    # ``None`` (nothing to schedule) is kept too, as a marker.
+    cache.set_many({k: v for k, v in fresh.items()}, MEMO_SECONDS)
+    return {pk: outlooks[pk] for pk in ids if outlooks.get(pk) is not None}
 
 
 def portfolio_outlook(

@@ -37,12 +37,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    DecimalField,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -234,9 +231,11 @@ def _risk_level(open_count: int, troubled: int, completed: int) -> str | None:
     return RiskLevel.LOW
 
 
-def _category_figures(user, portfolio: Portfolio, today: date) -> dict[int, dict]:
-    """Aggregates of the visible milestones of ``portfolio``, one row per
-    category (a single GROUP BY), keyed by category id."""
+def _category_figures(
+    user, portfolio_ids: list[int], today: date
+) -> dict[tuple[int, int | None], dict]:
+    """Aggregates of the visible milestones of the portfolios, one row per
+    (portfolio, category) (a single GROUP BY), keyed by those two ids."""
     active = active_q()
     opened = open_q()
     late = late_q(today)
@@ -245,9 +244,9 @@ def _category_figures(user, portfolio: Portfolio, today: date) -> dict[int, dict
     weight_sum = Sum("weight", filter=active)
     rows = (
         _visible_milestones(user)
-        .filter(portfolio=portfolio)
+        .filter(portfolio__in=portfolio_ids)
         .order_by()
-        .values("category")
+        .values("portfolio", "category")
         .annotate(
             milestone_count=Count("pk"),
             **_status_counts(),
@@ -265,49 +264,28 @@ def _category_figures(user, portfolio: Portfolio, today: date) -> dict[int, dict
             ),
         )
     )
-    return {row["category"]: row for row in rows}
+    return {(row["portfolio"], row["category"]): row for row in rows}
 
 
-def category_progress(
-    user, portfolio: Portfolio, *, today: date | None = None
-) -> list[CategoryProgress]:
-    """Weighted progress, status counts, derived status and risk level of each
-    category of ``portfolio``, over the milestones ``user`` may view.
-
-    Two queries: the per-category aggregates, then the categories themselves
-    (a category without visible milestones still has a row, at 0 %).
-    """
-    today = _today(today)
-    figures = _category_figures(user, portfolio, today)
-    categories = (
-        MilestoneCategory.objects.restrict(user, VIEW)
-        .filter(portfolio=portfolio)
-        .order_by("order", "name")
+def _category_progress(category: MilestoneCategory, row: dict) -> CategoryProgress:
+    counts = _counts_from(row)
+    open_count = row.get("open_count", 0)
+    troubled = row.get("troubled_count", 0)
+    return CategoryProgress(
+        category=category,
+        weight=category.weight,
+        progress=_pct(row.get("progress_pct")) or ZERO_PCT,
+        planned_progress=_pct(row.get("planned_pct")) or ZERO_PCT,
+        milestone_count=row.get("milestone_count", 0),
+        counts=counts,
+        open_count=open_count,
+        late_count=row.get("late_count", 0),
+        at_risk_count=row.get("at_risk_count", 0),
+        overrun_count=row.get("overrun_count", 0),
+        troubled_count=troubled,
+        status=_category_status(counts, row.get("late_count", 0)),
+        risk_level=_risk_level(open_count, troubled, counts[Status.COMPLETED]),
     )
-    result = []
-    for category in categories:
-        row = figures.get(category.pk, {})
-        counts = _counts_from(row)
-        open_count = row.get("open_count", 0)
-        troubled = row.get("troubled_count", 0)
-        result.append(
-            CategoryProgress(
-                category=category,
-                weight=category.weight,
-                progress=_pct(row.get("progress_pct")) or ZERO_PCT,
-                planned_progress=_pct(row.get("planned_pct")) or ZERO_PCT,
-                milestone_count=row.get("milestone_count", 0),
-                counts=counts,
-                open_count=open_count,
-                late_count=row.get("late_count", 0),
-                at_risk_count=row.get("at_risk_count", 0),
-                overrun_count=row.get("overrun_count", 0),
-                troubled_count=troubled,
-                status=_category_status(counts, row.get("late_count", 0)),
-                risk_level=_risk_level(open_count, troubled, counts[Status.COMPLETED]),
-            )
-        )
-    return result
 
 
 @dataclass(frozen=True)
@@ -327,22 +305,12 @@ class PortfolioProgress:
         return ScheduleStatus(self.schedule_status).label
 
 
-def _category_figure_subquery(user, value: Any) -> Coalesce:
-    """Per category (OuterRef pk): weight-averaged ``value`` of its visible,
-    non-cancelled milestones; 0 when it has none."""
-    rows = (
-        _visible_milestones(user)
-        .filter(active_q(), category=OuterRef("pk"))
-        .order_by()
-        .values("category")
-        .annotate(figure=Ratio(Sum(F("weight") * value), Sum("weight")))
-        .values("figure")
-    )
-    return Coalesce(
-        Subquery(rows, output_field=DecimalField()),
-        Value(0),
-        output_field=DecimalField(),
-    )
+@dataclass(frozen=True)
+class PortfolioFigures:
+    """A portfolio's overall progress and its categories' figures."""
+
+    progress: PortfolioProgress
+    categories: list[CategoryProgress]
 
 
 def schedule_status(progress: Decimal, planned: Decimal) -> str:
@@ -355,44 +323,89 @@ def schedule_status(progress: Decimal, planned: Decimal) -> str:
     return ScheduleStatus.ON_PLAN
 
 
+def _weighted(pairs: list[tuple[Decimal, Any]]) -> Decimal | None:
+    """sum(weight x figure) / sum(weight); a missing figure counts as 0."""
+    total = sum((weight for weight, _ in pairs), Decimal(0))
+    if not total:
+        return None
+    return (
+        sum((weight * Decimal(figure or 0) for weight, figure in pairs), Decimal(0))
+        / total
+    )
+
+
+def portfolio_figures(
+    user, portfolios: list[Portfolio], *, today: date | None = None
+) -> dict[int, PortfolioFigures]:
+    """Category and overall figures of each portfolio, by portfolio id, over
+    the milestones ``user`` may view.
+
+    Two queries for any number of portfolios: the per-(portfolio, category)
+    aggregates, then the categories themselves (a category without visible
+    milestones still has a row, at 0 %). Overall progress is the
+    category-weight average of the categories' exact (unrounded) figures, over
+    the handful of categories; status counts add up the category rows.
+    """
+    today = _today(today)
+    portfolios = list(portfolios)
+    ids = [p.pk for p in portfolios]
+    figures = _category_figures(user, ids, today)
+    categories = (
+        MilestoneCategory.objects.restrict(user, VIEW)
+        .filter(portfolio__in=ids)
+        .order_by("portfolio", "order", "name")
+    )
+    rows_of: dict[int, list[tuple[MilestoneCategory, dict]]] = {pk: [] for pk in ids}
+    for category in categories:
+        row = figures.get((category.portfolio_id, category.pk), {})
+        rows_of[category.portfolio_id].append((category, row))
+    totals: dict[int, dict[str, int]] = {pk: {} for pk in ids}
+    for (portfolio_id, _category), row in figures.items():
+        total = totals[portfolio_id]
+        for key in ("milestone_count", *(f"n_{status}" for status in Status)):
+            total[key] = total.get(key, 0) + (row.get(key) or 0)
+    result = {}
+    for portfolio in portfolios:
+        pairs = rows_of[portfolio.pk]
+        progress = _pct(
+            _weighted([(c.weight, row.get("progress_pct")) for c, row in pairs])
+        )
+        planned = _pct(
+            _weighted([(c.weight, row.get("planned_pct")) for c, row in pairs])
+        )
+        progress, planned = progress or ZERO_PCT, planned or ZERO_PCT
+        total = totals[portfolio.pk]
+        result[portfolio.pk] = PortfolioFigures(
+            progress=PortfolioProgress(
+                portfolio=portfolio,
+                progress=progress,
+                planned_progress=planned,
+                variance=progress - planned,
+                schedule_status=schedule_status(progress, planned),
+                milestone_count=total.get("milestone_count", 0),
+                counts=_counts_from(total),
+            ),
+            categories=[_category_progress(c, row) for c, row in pairs],
+        )
+    return result
+
+
+def category_progress(
+    user, portfolio: Portfolio, *, today: date | None = None
+) -> list[CategoryProgress]:
+    """Weighted progress, status counts, derived status and risk level of each
+    category of ``portfolio``, over the milestones ``user`` may view. Two
+    queries (see :func:`portfolio_figures`)."""
+    return portfolio_figures(user, [portfolio], today=today)[portfolio.pk].categories
+
+
 def portfolio_progress(
     user, portfolio: Portfolio, *, today: date | None = None
 ) -> PortfolioProgress:
     """Overall progress (category-weight-averaged category progress), the
     progress planned by ``today``, the schedule status and counts by status.
-
-    Both weighted averages run in SQL: each category gets its progress as a
-    subquery annotation and one aggregate averages them. Two queries.
-    """
-    today = _today(today)
-    categories = (
-        MilestoneCategory.objects.restrict(user, VIEW)
-        .filter(portfolio=portfolio)
-        .annotate(
-            progress_pct=_category_figure_subquery(user, F("percent_complete")),
-            planned_pct=_category_figure_subquery(user, planned_share_expr(today)),
-        )
-    )
-    overall = categories.aggregate(
-        progress=Ratio(Sum(F("weight") * F("progress_pct")), Sum("weight")),
-        planned=Ratio(Sum(F("weight") * F("planned_pct")), Sum("weight")),
-    )
-    counts_row = (
-        _visible_milestones(user)
-        .filter(portfolio=portfolio)
-        .aggregate(total=Count("pk"), **_status_counts())
-    )
-    progress = _pct(overall["progress"]) or ZERO_PCT
-    planned = _pct(overall["planned"]) or ZERO_PCT
-    return PortfolioProgress(
-        portfolio=portfolio,
-        progress=progress,
-        planned_progress=planned,
-        variance=progress - planned,
-        schedule_status=schedule_status(progress, planned),
-        milestone_count=counts_row["total"],
-        counts=_counts_from(counts_row),
-    )
+    Two queries (see :func:`portfolio_figures`)."""
+    return portfolio_figures(user, [portfolio], today=today)[portfolio.pk].progress
 
 
 @dataclass(frozen=True)

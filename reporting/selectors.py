@@ -367,11 +367,19 @@ class LiveSource:
         self.portfolio = portfolio
         self.today = today or timezone.localdate()
 
+    def _figures(self) -> ms.PortfolioFigures:
+        # Progress and categories come from the same two queries: read once.
+        if not hasattr(self, "_portfolio_figures"):
+            self._portfolio_figures = ms.portfolio_figures(
+                self.user, [self.portfolio], today=self.today
+            )[self.portfolio.pk]
+        return self._portfolio_figures
+
     def progress(self) -> ms.PortfolioProgress:
-        return ms.portfolio_progress(self.user, self.portfolio, today=self.today)
+        return self._figures().progress
 
     def categories(self) -> list[ms.CategoryProgress]:
-        return ms.category_progress(self.user, self.portfolio, today=self.today)
+        return self._figures().categories
 
     def milestones(self) -> QuerySet:
         """Milestones with ``delay_days`` and the other figures; ``id`` is the
@@ -511,19 +519,21 @@ def limited(queryset: QuerySet, limit: int) -> tuple[list, int]:
 def dashboard(user, *, today: date | None = None) -> Dashboard:
     """Everything the home page shows, for the portfolios ``user`` may view.
 
-    A fixed number of queries per portfolio in scope (about four) plus a fixed
-    number for the cross-portfolio panels, whatever the number of milestones.
+    A fixed number of queries whatever the number of portfolios and
+    milestones: two for every portfolio's figures, one or two for the
+    schedule outlooks (memoised, see ``portfolio_outlooks``), one per panel.
     """
     today = today or timezone.localdate()
     portfolios = list(portfolios_for(user))
     outlooks = sched.portfolio_outlooks(user, portfolios, today=today)
+    figures = ms.portfolio_figures(user, portfolios, today=today)
     cards = []
     for portfolio in portfolios:
-        categories = ms.category_progress(user, portfolio, today=today)
+        categories = figures[portfolio.pk].categories
         cards.append(
             PortfolioCard(
                 portfolio=portfolio,
-                progress=ms.portfolio_progress(user, portfolio, today=today),
+                progress=figures[portfolio.pk].progress,
                 categories=categories,
                 chart=charts.progress_by_category(category_bars(categories)),
                 outlook=outlooks.get(portfolio.pk),

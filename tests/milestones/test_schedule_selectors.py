@@ -463,9 +463,52 @@ def test_outlooks_of_many_portfolios_cost_the_same_queries(org, root, pmo):
 
     one, _ = count_queries(lambda: sched.portfolio_outlooks(pmo, portfolios[:1]))
     four, outlooks = count_queries(lambda: sched.portfolio_outlooks(pmo, portfolios))
+    kept, again = count_queries(lambda: sched.portfolio_outlooks(pmo, portfolios))
 
-    assert one == four <= 3
+    # Memo keys, then milestones, dependencies and samples of the changed ones.
+    assert one == four == 4
     assert sorted(outlooks) == sorted(p.pk for p in portfolios)
+    # Nothing changed: the memo keys alone.
+    assert kept == 1
+    assert again == outlooks
+
+
+def test_a_changed_portfolio_is_rescheduled_and_the_others_are_not(
+    org, root, pmo, monkeypatch
+):
+    first, second = make_portfolio(org.world), make_portfolio(org.world)
+    _grow(first, org, root, 3)
+    _grow(second, org, root, 3)
+    before = sched.portfolio_outlooks(pmo, [first, second], today=TODAY)
+    scheduled = []
+    real = sched._outlook_of
+    monkeypatch.setattr(
+        sched,
+        "_outlook_of",
+        lambda pid, *args, **kwargs: scheduled.append(pid) or real(pid, *args, **kwargs),
+    )
+    last = first.milestones.order_by("-planned_completion").first()
+    submit_forecasts(root, last, [last.planned_completion + timedelta(days=40)])
+
+    after = sched.portfolio_outlooks(pmo, [first, second], today=TODAY)
+
+    assert scheduled == [first.pk]
+    assert after[second.pk] == before[second.pk]
+    assert after[first.pk].forecast_finish > before[first.pk].forecast_finish
+    assert after[first.pk] == sched.portfolio_schedule(pmo, first, today=TODAY).outlook
+
+
+def test_a_changed_dependency_reschedules_the_outlook(org, root, pmo):
+    portfolio = make_portfolio(org.world)
+    _grow(portfolio, org, root, 3)
+    before = sched.portfolio_outlook(pmo, portfolio, today=TODAY)
+    link = Dependency.objects.filter(successor__portfolio=portfolio).first()
+
+    services.dependency_update(actor=None, dependency=link, lag_days=30)
+    after = sched.portfolio_outlook(pmo, portfolio, today=TODAY)
+
+    assert after.forecast_finish > before.forecast_finish
+    assert after == sched.portfolio_schedule(pmo, portfolio, today=TODAY).outlook
 
 
 def test_outlooks_skip_portfolios_the_reader_cannot_view(org, contributor_apac):

@@ -76,7 +76,14 @@ class Command(BaseCommand):
             "--risks",
             type=whole_number(0),
             default=0,
-            help="Risks to create (skipped until the risks app supports it).",
+            help="Risks to create, with stakeholder assessments (default 0).",
+        )
+        parser.add_argument(
+            "--history-rows",
+            type=whole_number(0),
+            default=0,
+            help="Top the history tables up to this many rows with milestone "
+            "revision records (default 0: no top-up).",
         )
         parser.add_argument(
             "--as-of",
@@ -103,6 +110,7 @@ class Command(BaseCommand):
             portfolios=options["portfolios"],
             updates_per_milestone=options["updates_per_milestone"],
             risks=options["risks"],
+            history_rows=options["history_rows"],
             as_of=options["as_of"],
             prefix=options["prefix"],
             password=options["password"],
