@@ -371,7 +371,13 @@ def default_portfolios(milestones: int) -> int:
 
 def validate(options: DatasetOptions) -> None:
     """Refuse options that cannot produce a dataset (``Invalid``)."""
-    for name in ("milestones", "seed", "updates_per_milestone", "risks", "history_rows"):
+    for name in (
+        "milestones",
+        "seed",
+        "updates_per_milestone",
+        "risks",
+        "history_rows",
+    ):
         value = getattr(options, name)
         if not isinstance(value, int) or isinstance(value, bool):
             flag = "--" + name.replace("_", "-")
@@ -1040,7 +1046,9 @@ def _top_up_history(ctx: DatasetContext, step) -> None:
     history = Milestone.history
     written = 0
     for start in range(0, len(ids), REVISION_CHUNK):
-        chunk = list(Milestone.objects.filter(pk__in=ids[start : start + REVISION_CHUNK]))
+        chunk = list(
+            Milestone.objects.filter(pk__in=ids[start : start + REVISION_CHUNK])
+        )
         chunk.sort(key=lambda m: m.pk)
         for k in range(rounds):
             restore = k == rounds - 1

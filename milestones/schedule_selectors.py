@@ -880,7 +880,7 @@ def portfolio_outlooks(
             )
         outlooks[pid] = fresh[keys[pid]] = outlook
     # ``None`` (nothing to schedule) is kept too, as a marker.
-    cache.set_many({k: v for k, v in fresh.items()}, MEMO_SECONDS)
+    cache.set_many(fresh, MEMO_SECONDS)
     return {pk: outlooks[pk] for pk in ids if outlooks.get(pk) is not None}
 
 

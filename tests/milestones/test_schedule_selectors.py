@@ -485,7 +485,9 @@ def test_a_changed_portfolio_is_rescheduled_and_the_others_are_not(
     monkeypatch.setattr(
         sched,
         "_outlook_of",
-        lambda pid, *args, **kwargs: scheduled.append(pid) or real(pid, *args, **kwargs),
+        lambda pid, *args, **kwargs: (
+            scheduled.append(pid) or real(pid, *args, **kwargs)
+        ),
     )
     last = first.milestones.order_by("-planned_completion").first()
     submit_forecasts(root, last, [last.planned_completion + timedelta(days=40)])
