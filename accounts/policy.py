@@ -41,10 +41,20 @@ API
 
 ``grant(user, actions, obj)`` / ``revoke(user, actions, obj)``
     Per-object guardian grants, for exceptions and for the membership service.
+
+``remembered()``
+    A context manager for one unit of work that checks the same object many
+    times (an import of thousands of rows into one portfolio): inside it,
+    ``can`` answers a repeated (user, action, object) from memory. The answer
+    is the one given at the first check of the block; leaving the block
+    forgets everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -189,14 +199,34 @@ def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
     return queryset.filter(query)
 
 
+_remembered: ContextVar[dict | None] = ContextVar("policy_remembered", default=None)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Within the block, ``can`` checks each (user, action, object) once."""
+    token = _remembered.set({} if _remembered.get() is None else _remembered.get())
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def can(user, action: str, obj: Model) -> bool:
     """Whether ``user`` may take ``action`` on ``obj``."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
+    memo = _remembered.get()
+    key = (user.pk, action, obj._meta.label_lower, obj.pk)
+    if memo is not None and key in memo:
+        return memo[key]
     manager = type(obj)._default_manager
-    return restrict(manager.filter(pk=obj.pk), user, action).exists()
+    answer = restrict(manager.filter(pk=obj.pk), user, action).exists()
+    if memo is not None and obj.pk is not None:
+        memo[key] = answer
+    return answer
 
 
 def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):

@@ -4,18 +4,28 @@
 Usage::
 
     make bench                                  # small: 1,000 milestones, SQLite
-    make bench BENCH_ARGS="--size large"        # 10,000 milestones
+    make bench BENCH_ARGS="--size large"        # 10,000 milestones, 1M history
+    make bench BENCH_ARGS="--size sweep"        # 100,000 milestones, the sweep
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cairn_bench make bench
     .venv/bin/python bench/run.py --milestones 2000 --repeat 30 --only dashboard
 
+Sizes (see ``SIZES``): ``small`` is 1,000 milestones; ``large`` is 10,000
+milestones with about 100,000 progress updates, 5,000 risks and a million
+history rows; ``sweep`` is 100,000 milestones for the escalation sweep, whose
+budget is set at that size (it runs that scenario only, unless ``--only``).
+
 It builds (once, then reuses) a dataset with ``generate_dataset`` in its own
-database (``bench/bench-<size>.sqlite3`` unless ``DATABASE_URL`` is set), then
-runs every scenario whose feature exists, through the full Django stack (test
-client, middleware, access policy). For each scenario it prints and writes to
-``bench/results.json``: median and 95th percentile time, SQL queries per
-request, peak memory where it matters, the budget and PASS/FAIL. Beside the
-admin changelist and the API list it runs the stock Django ``ModelAdmin`` and a
+database (``bench/bench-<size>.sqlite3`` unless ``DATABASE_URL`` is set; a
+PostgreSQL database is created if missing), then runs every scenario whose
+feature exists, through the full Django stack (test client, middleware,
+access policy). For each scenario it prints and writes to
+``bench/results.json``: median and 95th percentile time, SQL queries per run,
+peak memory where it matters, the budget and PASS/FAIL. Beside the admin
+changelist and the API list it runs the stock Django ``ModelAdmin`` and a
 plain DRF ``ModelViewSet`` over the same table and reports the ratio.
+
+The process is measured as ``portal/wsgi.py`` serves: after start-up and a
+warm-up, the heap is frozen out of the garbage collector's reach.
 
 Timings are measurements, never test assertions; the exit code is 0 unless a
 scenario crashed (``--strict`` also fails on a missed budget).
@@ -36,7 +46,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = {"small": 1_000, "large": 10_000}
+
+
+@dataclass(frozen=True)
+class Size:
+    milestones: int
+    updates_per_milestone: int
+    risks: int
+    history_rows: int = 0
+    only: tuple[str, ...] = ()
+
+
+SIZES = {
+    "small": Size(1_000, updates_per_milestone=10, risks=500),
+    # About 100,000 progress updates (only started milestones report).
+    "large": Size(
+        10_000, updates_per_milestone=22, risks=5_000, history_rows=1_000_000
+    ),
+    "sweep": Size(
+        100_000,
+        updates_per_milestone=2,
+        risks=10_000,
+        only=("escalation sweep (first run)", "escalation sweep"),
+    ),
+}
 
 
 def configure(args: argparse.Namespace) -> None:
@@ -54,6 +87,8 @@ def configure(args: argparse.Namespace) -> None:
         env["DATABASE_URL"] = (
             f"sqlite:///{ROOT / 'bench' / f'bench-{args.label}.sqlite3'}"
         )
+    else:
+        ensure_postgres_database(env["DATABASE_URL"])
     import django
 
     django.setup()
@@ -62,38 +97,67 @@ def configure(args: argparse.Namespace) -> None:
     settings.ROOT_URLCONF = "bench.urls"
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when it does not exist."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if not parsed.scheme.startswith("postgres"):
+        return
+    import psycopg
+    from psycopg import sql
+
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            print(f"Creating PostgreSQL database {name!r}.")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 # Dataset -------------------------------------------------------------------
 
 
-def prepare_dataset(args: argparse.Namespace) -> dict:
-    from django.core.management import call_command, get_commands, load_command_class
+def dataset_prefix(args: argparse.Namespace) -> str:
+    """The dataset's namespace names its options: a database holding another
+    dataset is rebuilt rather than measured by mistake."""
+    import hashlib
 
+    spec = (
+        f"{args.milestones}:{args.seed}:{args.updates_per_milestone}:"
+        f"{args.risks}:{args.history_rows}"
+    )
+    return "b" + hashlib.sha256(spec.encode()).hexdigest()[:8]
+
+
+def prepare_dataset(args: argparse.Namespace) -> dict:
+    from django.core.management import call_command
+
+    from milestones.dataset import namespace_in_use
     from milestones.models import Milestone
 
     call_command("migrate", verbosity=0, interactive=False)
+    prefix = dataset_prefix(args)
     have = Milestone.objects.count()
-    if have >= args.milestones:
-        print(f"Reusing dataset: {have:,} milestones.")
+    if have == args.milestones and namespace_in_use(prefix):
+        print(f"Reusing dataset {prefix!r}: {have:,} milestones.")
     else:
         if have:
             print(
-                f"Dataset has {have:,} milestones, want {args.milestones:,}: flushing."
+                f"The database holds another dataset ({have:,} milestones): flushing."
             )
             call_command("flush", verbosity=0, interactive=False)
-        if "generate_dataset" not in get_commands():
-            raise SystemExit("generate_dataset is not available: cannot build data.")
-        command = load_command_class(
-            get_commands()["generate_dataset"], "generate_dataset"
-        )
-        options = {"milestones": args.milestones, "seed": args.seed}
-        accepted = {
-            a.dest for a in command.create_parser("", "generate_dataset")._actions
-        }
-        extras = {
+        options = {
+            "milestones": args.milestones,
+            "seed": args.seed,
+            "prefix": prefix,
             "updates_per_milestone": args.updates_per_milestone,
             "risks": args.risks,
+            "history_rows": args.history_rows,
         }
-        options.update({k: v for k, v in extras.items() if k in accepted and v})
         print(f"Generating dataset: {options}")
         started = time.perf_counter()
         call_command("generate_dataset", **options)
@@ -113,6 +177,7 @@ def bench_users() -> dict:
         "bench-exec": (Role.EXECUTIVE, root),
         "bench-pmo": (Role.PORTFOLIO_MANAGER, root),
         "bench-auditor": (Role.COMPLIANCE_AUDITOR, root),
+        "bench-regional-auditor": (Role.COMPLIANCE_AUDITOR, region),
         "bench-contributor": (Role.CONTRIBUTOR, region),
     }
     users = {}
@@ -144,6 +209,10 @@ class Scenario:
     repeat: int | None = None
     baseline: str | None = None
     note: str = ""
+    # Run before each sample, untimed (to change the data a sample reads).
+    before: Callable[[], object] | None = None
+    # A long scenario skips the warm-up run.
+    warm_up: bool = True
 
 
 @dataclass
@@ -192,25 +261,47 @@ def _peak_rss_mb(run: Callable[[], object]) -> float:
     return int(data) / 1024 if data else float("nan")
 
 
+class QueryCounter:
+    """Counts the SQL statements a run executes (a database execute wrapper,
+    so it costs next to nothing and keeps no SQL in memory)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
 def measure(scenario: Scenario, default_repeat: int) -> Result:
+    import gc
+
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     repeat = scenario.repeat or default_repeat
+    samples, queries = [], None
     try:
-        scenario.run()  # warm-up: caches, connections, imports
-        with CaptureQueriesContext(connection) as ctx:
-            scenario.run()
-        queries = len(ctx.captured_queries)
-        samples = []
+        if scenario.warm_up:
+            if scenario.before:
+                scenario.before()
+            scenario.run()  # warm-up: caches, connections, imports
+        gc.collect()
+        gc.freeze()  # as portal/wsgi.py does after start-up
         for _ in range(repeat):
-            started = time.perf_counter()
-            scenario.run()
-            samples.append((time.perf_counter() - started) * 1000)
+            if scenario.before:
+                scenario.before()
+            counter = QueryCounter()
+            with connection.execute_wrapper(counter):
+                started = time.perf_counter()
+                scenario.run()
+                samples.append((time.perf_counter() - started) * 1000)
+            queries = counter.count
         peak = _peak_rss_mb(scenario.run) if scenario.budget_mb else None
     except Exception as exc:  # noqa: BLE001 - a crash is a result too
         traceback.print_exc()
         return Result(scenario.name, "ERROR", note=f"{type(exc).__name__}: {exc}")
+    finally:
+        gc.unfreeze()
     median, p95 = statistics.median(samples), _percentile(samples, 95)
     ok = True
     budget = []
@@ -261,19 +352,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--milestones", type=int, help="override the size's count")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--updates-per-milestone", type=int, default=10)
+    parser.add_argument("--updates-per-milestone", type=int, default=None)
     parser.add_argument("--risks", type=int, default=None)
+    parser.add_argument("--history-rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--strict", action="store_true", help="exit 1 on FAIL")
     args = parser.parse_args(argv)
-    args.milestones = args.milestones or SIZES[args.size]
-    args.label = (
-        args.size if args.milestones == SIZES[args.size] else str(args.milestones)
-    )
-    if args.risks is None:
-        args.risks = args.milestones // 2
+    size = SIZES[args.size]
+    custom = args.milestones not in (None, size.milestones)
+    args.milestones = args.milestones or size.milestones
+    args.label = str(args.milestones) if custom else args.size
+    for name in ("updates_per_milestone", "risks", "history_rows"):
+        if getattr(args, name) is None:
+            default = getattr(size, name)
+            if name == "risks" and custom:
+                default = args.milestones // 2
+            if name == "history_rows" and custom:
+                default = 0
+            setattr(args, name, default)
+    if not args.only and size.only and not custom:
+        args.only = list(size.only)
 
     configure(args)
     from django.db import connection
@@ -284,9 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     scenarios, unavailable = build_scenarios(users, args)
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
+    from milestones.dataset import history_row_count
+
+    history = history_row_count()
     print(
         f"\nCairn benchmark on {connection.vendor}, {args.milestones:,} milestones, "
-        f"{args.repeat} runs per scenario"
+        f"{history:,} history rows, {args.repeat} runs per scenario"
     )
     results = []
     for scenario in scenarios:
@@ -302,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     payload = {
         "database": connection.vendor,
+        "size": args.label,
         "milestones": args.milestones,
+        "history_rows": history,
         "repeat": args.repeat,
         "results": [r.__dict__ for r in results],
     }

@@ -66,6 +66,8 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
         url_args=(),
         query="",
         expect=200,
+        note="",
+        before=None,
     ):
         url = _url(url_name, *url_args)
         if url is None:
@@ -78,11 +80,25 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
                 budget_ms=budget_ms,
                 budget_queries=budget_q,
                 baseline=baseline,
+                note=note,
+                before=before,
             )
         )
 
+    # The sweeps run first: the pages after them show open escalations and
+    # the reauthorizations they request.
+    _add_sweeps(scenarios, missing, args)
     add_get(
         "dashboard", "reporting:dashboard", users["exec"], budget_ms=150, budget_q=25
+    )
+    add_get(
+        "dashboard, one portfolio changed",
+        "reporting:dashboard",
+        users["exec"],
+        budget_ms=150,
+        budget_q=25,
+        before=_progress_reporter(users["pmo"]),
+        note="a progress update before each view: that portfolio is rescheduled",
     )
     add_get(
         "api milestones page",
@@ -111,7 +127,19 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
     )
     add_get("my milestones", "milestones:mine", users["contributor"], budget_ms=100)
     add_get("approval queue", "approvals:queue", users["exec"])
-    add_get("audit first page", "audit:trail", users["auditor"], budget_ms=300)
+    add_get(
+        "audit first page",
+        "audit:trail",
+        users["auditor"],
+        budget_ms=300,
+        note="budget is for a million history rows",
+    )
+    add_get(
+        "audit first page, regional",
+        "audit:trail",
+        users["regional-auditor"],
+        note="an auditor of one region: the policy filters every source",
+    )
 
     target = (
         Milestone.objects.restrict(users["contributor"], "update")
@@ -146,21 +174,6 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
 
         scenarios.append(Scenario("update form POST", post_update, budget_ms=120))
 
-    engine = _module("risks.engine")
-    sweep = getattr(engine, "escalations_sweep", None)
-    if sweep is None:
-        missing.append(("escalation sweep", "risks engine does not exist yet"))
-    else:
-        scenarios.append(
-            Scenario(
-                "escalation sweep",
-                lambda: sweep(),
-                budget_ms=10_000,
-                repeat=3,
-                note="budget is for 100,000 milestones",
-            )
-        )
-
     portfolio = _largest_portfolio()
     pdf_url = _url("reporting:executive_pdf", portfolio.slug) if portfolio else None
     if pdf_url is None:
@@ -176,6 +189,8 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
                 note="budget is for a 500-milestone portfolio",
             )
         )
+
+    _add_import(scenarios, users, args)
 
     scheduling = _module("milestones.scheduling")
     if scheduling is None:
@@ -202,6 +217,180 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
             )
         )
     return scenarios, missing
+
+
+class _Rollback(Exception):
+    """Raised to undo a scenario's writes, so every run starts the same."""
+
+
+def _rolled_back(run):
+    from django.db import transaction
+
+    def wrapped():
+        try:
+            with transaction.atomic():
+                run()
+                raise _Rollback
+        except _Rollback:
+            pass
+
+    return wrapped
+
+
+def _add_sweeps(scenarios, missing, args) -> None:
+    engine = _module("risks.engine")
+    sweep = getattr(engine, "escalations_sweep", None)
+    if sweep is None:
+        missing.append(("escalation sweep", "risks engine does not exist yet"))
+        return
+    at_scale = args.milestones >= 100_000
+    note = "" if at_scale else "budget is for 100,000 milestones: --size sweep"
+    scenarios.append(
+        Scenario(
+            "escalation sweep (first run)",
+            _rolled_back(lambda: sweep()),
+            budget_ms=10_000 if at_scale else None,
+            repeat=3,
+            warm_up=False,
+            note=f"opens every escalation, then rolled back; {note}".strip("; "),
+        )
+    )
+    scenarios.append(
+        Scenario(
+            "escalation sweep",
+            lambda: sweep(),
+            budget_ms=10_000 if at_scale else None,
+            repeat=3,
+            note=f"nothing changed since the last sweep; {note}".strip("; "),
+        )
+    )
+
+
+def _progress_reporter(actor):
+    """A progress update on the largest portfolio's first open milestone."""
+    from milestones import services
+    from milestones.models import Milestone, Status
+
+    portfolio = _largest_portfolio()
+    target = (
+        Milestone.objects.filter(portfolio=portfolio)
+        .exclude(status__in=[Status.COMPLETED, Status.CANCELLED])
+        .order_by("pk")
+        .first()
+    )
+
+    def report():
+        milestone = Milestone.objects.get(pk=target.pk)
+        services.milestone_submit_update(
+            actor=actor,
+            milestone=milestone,
+            expected_version=milestone.version,
+            status=milestone.status,
+            percent_complete=min(Decimal("99"), milestone.percent_complete + 1),
+            actual_spend=milestone.actual_spend,
+            forecast_completion=milestone.forecast_completion
+            or milestone.planned_completion,
+            achievements="Benchmark progress.",
+        )
+
+    return report
+
+
+IMPORT_ROWS = 10_000
+
+
+def _add_import(scenarios, users, args) -> None:
+    resources = _module("milestones.resources")
+    if resources is None:
+        return
+    dataset = _import_file(IMPORT_ROWS)
+    user = users["pmo"]
+
+    def run():
+        result = resources.MilestoneResource(user=user).import_data(
+            dataset, dry_run=False, reason="Benchmark import", file_name="plan.csv"
+        )
+        if result.has_errors() or result.has_validation_errors():
+            bad = (
+                result.invalid_rows[:3]
+                if result.invalid_rows
+                else result.row_errors()[:3]
+            )
+            raise AssertionError(f"the import refused rows: {bad}")
+        if result.totals["new"] != IMPORT_ROWS:
+            raise AssertionError(f"imported {result.totals}")
+
+    scenarios.append(
+        Scenario(
+            f"import {IMPORT_ROWS:,} milestones",
+            _rolled_back(run),
+            budget_ms=60_000,
+            repeat=1,
+            warm_up=False,
+            note="one CSV file through the admin's resource, then rolled back",
+        )
+    )
+
+
+def _import_file(rows: int):
+    """A plan of ``rows`` new milestones for the largest portfolio, by natural
+    keys, as a planner's spreadsheet would give it."""
+    import tablib
+
+    from accounts.models import Membership
+
+    portfolio = _largest_portfolio()
+    categories = list(
+        portfolio.categories.order_by("order").values_list("name", flat=True)
+    )
+    objectives = list(
+        portfolio.objectives.order_by("code").values_list("code", flat=True)
+    )
+    owners = list(
+        Membership.objects.filter(role="milestone_owner", org_unit__isnull=False)
+        .filter(org_unit__path__startswith=portfolio.org_unit.path)
+        .order_by("pk")
+        .values_list("user__username", "org_unit__code")[:50]
+    )
+    dataset = tablib.Dataset(
+        headers=[
+            "code",
+            "name",
+            "portfolio",
+            "category",
+            "objective",
+            "org_unit",
+            "owner",
+            "success_criteria",
+            "approved_budget",
+            "planned_start",
+            "planned_completion",
+            "status",
+            "percent_complete",
+        ]
+    )
+    start = portfolio.period_start
+    for i in range(rows):
+        owner, unit = owners[i % len(owners)]
+        begin = start + timedelta(days=i % 200)
+        dataset.append(
+            [
+                f"imp-{i + 1:05d}",
+                f"Imported milestone {i + 1}",
+                portfolio.slug,
+                categories[i % len(categories)],
+                objectives[i % len(objectives)],
+                unit,
+                owner,
+                "Delivered and signed off by the sponsor.",
+                str(10_000 + (i % 90) * 1_000),
+                begin.isoformat(),
+                (begin + timedelta(days=30 + i % 60)).isoformat(),
+                "Not started",
+                "0",
+            ]
+        )
+    return dataset
 
 
 def _largest_portfolio():

@@ -20,6 +20,7 @@ from guardian.models import UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 from accounts.policy import Scope
+from portal.constraints import PythonChecked
 
 from .querysets import (
     MilestoneQuerySet,
@@ -200,7 +201,7 @@ class MilestoneHistory(HistoricalRecords):
         return meta
 
 
-class Milestone(models.Model):
+class Milestone(PythonChecked, models.Model):
     """A measurable, time-bound checkpoint on the way to a strategic objective."""
 
     class Type(models.TextChoices):
@@ -439,7 +440,7 @@ def evidence_path(instance: ProgressUpdate, filename: str) -> str:
     return f"evidence/{instance.milestone_id}/{filename}"
 
 
-class ProgressUpdate(models.Model):
+class ProgressUpdate(PythonChecked, models.Model):
     """One submitted progress report on a milestone; immutable once submitted."""
 
     milestone = models.ForeignKey(

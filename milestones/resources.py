@@ -23,6 +23,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
+from django.db.models import Q
 from import_export import fields, resources, widgets
 
 from accounts import policy
@@ -42,6 +43,7 @@ from .models import (
 from .services import MILESTONE_EDITABLE_FIELDS
 
 PROGRESS_FIELDS = ("status", "percent_complete")
+LOOKUP_BATCH = 500
 RELATED = ("portfolio", "category", "objective", "org_unit", "owner")
 COLUMNS = (
     "id",
@@ -148,12 +150,27 @@ class ScopedKeyWidget(widgets.ForeignKeyWidget):
         text = _text(value)
         if not text:
             return None
-        try:
-            return self.get_queryset(text, row, **kwargs).get(**{self.field: text})
-        except self.model.DoesNotExist:
-            raise ValueError(self.missing(text, row)) from None
-        except self.model.MultipleObjectsReturned:
-            raise ValueError(f"Several {self.noun}s match {text!r}.") from None
+        # One lookup per distinct key and file: ``import_data`` passes a dict.
+        memo = kwargs.get("lookups")
+        key = (self.model._meta.label_lower, self.field, text, self.context(row))
+        if memo is not None and key in memo:
+            found = memo[key]
+        else:
+            try:
+                found = self.get_queryset(text, row, **kwargs).get(**{self.field: text})
+            except self.model.DoesNotExist:
+                found = ValueError(self.missing(text, row))
+            except self.model.MultipleObjectsReturned:
+                found = ValueError(f"Several {self.noun}s match {text!r}.")
+            if memo is not None:
+                memo[key] = found
+        if isinstance(found, ValueError):
+            raise ValueError(str(found))
+        return found
+
+    def context(self, row) -> str:
+        """What else the lookup depends on besides the key."""
+        return ""
 
     def missing(self, text: str, row) -> str:
         return f"No {self.noun} {text!r} that you may see."
@@ -165,6 +182,9 @@ class PortfolioChildWidget(ScopedKeyWidget):
     def get_queryset(self, value, row, *args, **kwargs):
         queryset = super().get_queryset(value, row, *args, **kwargs)
         return queryset.filter(portfolio__slug=_text((row or {}).get("portfolio")))
+
+    def context(self, row) -> str:
+        return _text((row or {}).get("portfolio"))
 
     def missing(self, text: str, row) -> str:
         slug = _text((row or {}).get("portfolio"))
@@ -237,6 +257,8 @@ class MilestoneResource(resources.ModelResource):
     def __init__(self, *, user=None, **kwargs):
         super().__init__(**kwargs)
         self.user = user
+        # (portfolio slug, code) -> milestones, read for a whole file at once.
+        self._by_code: dict[tuple[str, str], list[Milestone]] | None = None
 
     def get_user_visible_fields(self):
         # The columns an import reads (the export-only ones are left out).
@@ -283,9 +305,12 @@ class MilestoneResource(resources.ModelResource):
                 ) from None
         code, slug = _text(row.get("code")), _text(row.get("portfolio"))
         if code and slug:
-            matches = list(
-                self.get_queryset().filter(portfolio__slug=slug, code=code)[:2]
-            )
+            if self._by_code is not None:
+                matches = self._by_code.get((slug, code), [])
+            else:
+                matches = list(
+                    self.get_queryset().filter(portfolio__slug=slug, code=code)[:2]
+                )
             if len(matches) > 1:
                 raise ValidationError(
                     {
@@ -314,15 +339,19 @@ class MilestoneResource(resources.ModelResource):
         if kwargs.get("user") is not None:
             self.user = kwargs["user"]
         kwargs["user"] = self.user
-        return super().import_data(
-            dataset,
-            dry_run=dry_run,
-            raise_errors=raise_errors,
-            use_transactions=True,
-            collect_failed_rows=collect_failed_rows,
-            rollback_on_validation_errors=True,
-            **kwargs,
-        )
+        # Within one file, a related row is looked up once per natural key and
+        # a permission checked once per object (the file is one transaction).
+        kwargs["lookups"] = {}
+        with policy.remembered():
+            return super().import_data(
+                dataset,
+                dry_run=dry_run,
+                raise_errors=raise_errors,
+                use_transactions=True,
+                collect_failed_rows=collect_failed_rows,
+                rollback_on_validation_errors=True,
+                **kwargs,
+            )
 
     def before_import(self, dataset, **kwargs):
         if self.user is None:
@@ -333,6 +362,41 @@ class MilestoneResource(resources.ModelResource):
             dataset.append_col([""] * len(dataset), header="id")
         if not headers & {"id", "portfolio"}:
             raise ValueError("The file needs an id or a portfolio column.")
+        self._by_code = self._milestones_by_code(dataset)
+
+    def _milestones_by_code(self, dataset) -> dict[tuple[str, str], list[Milestone]]:
+        """The milestones the rows' codes name in their portfolios, in a query
+        per 500 codes rather than one per row."""
+        if "code" not in (dataset.headers or ()) or "portfolio" not in (
+            dataset.headers or ()
+        ):
+            return {}
+        pairs = {
+            (_text(row.get("portfolio")), _text(row.get("code")))
+            for row in dataset.dict
+        }
+        pairs = sorted((slug, code) for slug, code in pairs if slug and code)
+        found: dict[tuple[str, str], list[Milestone]] = {}
+        for start in range(0, len(pairs), LOOKUP_BATCH):
+            chunk = pairs[start : start + LOOKUP_BATCH]
+            wanted = Q(pk__in=[])
+            for slug, code in chunk:
+                wanted |= Q(portfolio__slug=slug, code=code)
+            for milestone in self.get_queryset().filter(wanted).order_by("pk"):
+                key = (milestone.portfolio.slug, milestone.code)
+                found.setdefault(key, []).append(milestone)
+        return found
+
+    def validate_instance(
+        self, instance, import_validation_errors=None, validate_unique=True
+    ):
+        # A row whose cells are fine is validated in full by the service that
+        # saves it; only a row with bad cells is cleaned here, so that its
+        # other problems are reported together with them.
+        if import_validation_errors:
+            super().validate_instance(
+                instance, import_validation_errors, validate_unique
+            )
 
     def save_instance(self, instance, is_create, row, **kwargs):
         present = {
