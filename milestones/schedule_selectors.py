@@ -844,11 +844,30 @@ def portfolio_outlooks(
     docstring). A portfolio without milestones to schedule has no outlook.
     """
     check_iterations(iterations)
-    today = today or timezone.localdate()
-    ids = [p.pk for p in portfolios]
+    return _outlooks(
+        Portfolio.objects.restrict(user, VIEW),
+        [p.pk for p in portfolios],
+        today=today or timezone.localdate(),
+        iterations=iterations,
+    )
+
+
+def outlooks_refresh(portfolio_ids: Iterable[int], *, today: date | None = None):
+    """Compute and memoise the current outlook of the portfolios (system work,
+    after a change), so the next reader finds it ready. Returns them."""
+    return _outlooks(
+        Portfolio.objects.all(),
+        list(portfolio_ids),
+        today=today or timezone.localdate(),
+        iterations=DEFAULT_ITERATIONS,
+    )
+
+
+def _outlooks(
+    readable: QuerySet, ids: list[int], *, today: date, iterations: int
+) -> dict[int, ScheduleOutlook]:
     if not ids:
         return {}
-    readable = Portfolio.objects.restrict(user, VIEW)
     keys = _outlook_keys(readable, ids, today, iterations)
     kept = cache.get_many(list(keys.values()))
     outlooks = {pk: kept[key] for pk, key in keys.items() if key in kept}

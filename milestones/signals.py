@@ -7,7 +7,8 @@
     baseline or a validated completion), then with ``update_id`` None.
     It is sent from ``transaction.on_commit``, so receivers see committed data
     and a receiver's failure cannot undo the update. The risks app listens to
-    it to evaluate escalations for that one milestone.
+    it to evaluate escalations for that one milestone; the milestones app
+itself to reschedule the portfolio (``tasks.refresh_portfolio_outlook``).
 """
 
 from django.dispatch import Signal

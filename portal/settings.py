@@ -145,6 +145,11 @@ EMAIL_CONFIG = env.email_url(
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cairn@localhost")
 
+# The cache (memoised schedule outlooks and simulations). Per process unless
+# CACHE_URL names a shared one (redis://127.0.0.1:6379/1), which production
+# wants: the worker's refreshed outlooks then reach the web processes.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # Celery: with no broker configured, tasks run eagerly in-process.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

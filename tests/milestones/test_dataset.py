@@ -186,8 +186,51 @@ def test_bad_input_is_a_clear_error_and_creates_nothing(db, args, message):
     assert not Milestone.objects.exists()
 
 
-def test_risks_option_is_accepted(db):
-    output = generate("--milestones", "3", "--seed", "5", "--risks", "4")
+def test_risks_spread_over_the_milestones_with_assessments(db):
+    from risks.models import Risk, StakeholderAssessment, severity_for
 
-    assert Milestone.objects.filter(code__startswith="ds5-").count() == 3
-    assert "skipping --risks 4" in output or "risks: 4" in output
+    output = generate("--milestones", "30", "--seed", "5", "--risks", "40")
+
+    risks = Risk.objects.filter(portfolio__slug__startswith="ds5-")
+    assert risks.count() == 40
+    assert "risks: 40" in output
+    on_milestones = risks.filter(milestone__isnull=False)
+    assert 20 <= on_milestones.count() < 40
+    for risk in risks:
+        assert risk.score == risk.probability * risk.impact
+        assert risk.severity == severity_for(risk.score)
+        if risk.milestone_id:
+            assert risk.org_unit_id == risk.milestone.org_unit_id
+    # One group's two readings per 20 risks, on a milestone of the portfolio.
+    assessments = StakeholderAssessment.objects.filter(
+        portfolio__slug__startswith="ds5-"
+    )
+    assert assessments.count() == 4
+    assert all(a.milestone.portfolio_id == a.portfolio_id for a in assessments)
+    assert Risk.history.filter(history_type="+").count() == 40
+
+
+def test_history_top_up_reaches_the_target_and_keeps_the_chain(db):
+    from milestones.dataset import history_row_count
+    from portal.audit import verify_chain
+
+    output = generate("--milestones", "12", "--seed", "6", "--history-rows", "1000")
+
+    assert history_row_count() >= 1000
+    assert "revision records" in output
+    for milestone in Milestone.objects.filter(code__startswith="ds6-"):
+        records = milestone.history.order_by("history_id")
+        assert records.count() > 20
+        # Revised, then put back: the newest record is the milestone as it is.
+        assert records.last().communication_plan == milestone.communication_plan
+        assert records.filter(
+            communication_plan__contains="Steering committee asked"
+        ).exists()
+    assert verify_chain().ok
+
+
+def test_history_rows_out_of_range_is_refused(db):
+    with pytest.raises(CommandError) as error:
+        generate("--milestones", "3", "--history-rows", "-1")
+    assert "--history-rows: must be 0 or more" in str(error.value)
+    assert not Milestone.objects.exists()

@@ -562,3 +562,21 @@ def test_outlook_as_of_needs_the_portfolio_in_scope(org, portfolio):
     assert (
         sched.portfolio_outlook_as_of(outsider, portfolio, timezone.localdate()) is None
     )
+
+
+def test_a_progress_update_reschedules_its_portfolio_in_the_background(
+    org, root, pmo, django_capture_on_commit_callbacks
+):
+    portfolio = make_portfolio(org.world)
+    _grow(portfolio, org, root, 3)
+    before = sched.portfolio_outlook(pmo, portfolio)
+    last = portfolio.milestones.order_by("-planned_completion").first()
+
+    # The update's on-commit signal queues the refresh (run eagerly here).
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_forecasts(root, last, [last.planned_completion + timedelta(days=40)])
+    queries, after = count_queries(lambda: sched.portfolio_outlooks(pmo, [portfolio]))
+
+    assert queries == 1  # found memoised: the reader schedules nothing
+    assert after[portfolio.pk].forecast_finish > before.forecast_finish
+    assert after[portfolio.pk] == sched.portfolio_schedule(pmo, portfolio).outlook
