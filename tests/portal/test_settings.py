@@ -28,6 +28,8 @@ CONFIG_VARIABLES = {
     "SECURE_HSTS_SECONDS",
     "USE_X_FORWARDED_PROTO",
     "CSRF_TRUSTED_ORIGINS",
+    "CACHE_URL",
+    "DATABASE_JIT",
 }
 
 SHOW_SETTINGS = """
@@ -41,6 +43,9 @@ print(json.dumps({
     "eager": settings.CELERY_TASK_ALWAYS_EAGER,
     "celery_eager": app.conf.task_always_eager,
     "broker": settings.CELERY_BROKER_URL,
+    "db_options": settings.DATABASES["default"].get("OPTIONS", {}),
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "cache_location": str(settings.CACHES["default"].get("LOCATION", "")),
 }))
 """
 
@@ -77,6 +82,13 @@ CASES = {
         DEBUG="True",
         DATABASE_URL="postgres://cairn@db.example:5432/cairn",
         CELERY_BROKER_URL="redis://broker.example:6379/0",
+        CACHE_URL="redis://cache.example:6379/1",
+    ),
+    "jit": lambda: start(
+        ["-c", SHOW_SETTINGS],
+        DEBUG="True",
+        DATABASE_URL="postgres://cairn@db.example:5432/cairn",
+        DATABASE_JIT="True",
     ),
 }
 
@@ -119,6 +131,7 @@ def test_defaults_are_sqlite_and_eager_tasks(results):
     assert shown["name"].endswith("cairn.sqlite3")
     assert shown["broker"] == ""
     assert shown["eager"] is True and shown["celery_eager"] is True
+    assert shown["cache"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
 def test_database_and_broker_come_from_the_environment(results):
@@ -127,3 +140,23 @@ def test_database_and_broker_come_from_the_environment(results):
     assert shown["name"] == "cairn"
     assert shown["broker"] == "redis://broker.example:6379/0"
     assert shown["eager"] is False and shown["celery_eager"] is False
+    # PostgreSQL's JIT is off unless asked for; the cache is shared.
+    assert shown["db_options"]["options"] == "-c jit=off"
+    assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert shown["cache_location"] == "redis://cache.example:6379/1"
+
+
+def test_postgresql_jit_can_be_turned_back_on(results):
+    shown = shown_settings(results["jit"])
+    assert "jit" not in shown["db_options"].get("options", "")
+
+
+@pytest.mark.django_db
+def test_the_live_postgresql_connection_runs_without_jit():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (CI runs the suite on PostgreSQL too)")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
