@@ -74,7 +74,7 @@ ZERO_PCT = Decimal("0.00")
 
 
 class CategoryStatus(models.TextChoices):
-    """A category's status, derived from its milestones (see ``_category_status``)."""
+    """A category's status, derived from its milestones (see ``category_status``)."""
 
     NOT_STARTED = Status.NOT_STARTED.value, Status.NOT_STARTED.label
     ON_TRACK = Status.ON_TRACK.value, Status.ON_TRACK.label
@@ -104,14 +104,14 @@ def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
 
-def _pct(value: Any) -> Decimal | None:
+def percent_figure(value: Any) -> Decimal | None:
     """A database percentage as a Decimal rounded to 0.01 (None stays None)."""
     if value is None:
         return None
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _money(value: Any) -> Decimal:
+def money_figure(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -119,12 +119,12 @@ def _visible_milestones(user) -> QuerySet:
     return Milestone.objects.restrict(user, VIEW)
 
 
-def _status_counts() -> dict[str, Count]:
+def status_count_aggregates() -> dict[str, Count]:
     """One conditional COUNT per status, keyed ``n_<status>``."""
     return {f"n_{status}": Count("pk", filter=Q(status=status)) for status in Status}
 
 
-def _counts_from(row: dict[str, Any]) -> dict[str, int]:
+def counts_from_row(row: dict[str, Any]) -> dict[str, int]:
     return {status.value: int(row.get(f"n_{status}") or 0) for status in Status}
 
 
@@ -196,7 +196,7 @@ class CategoryProgress:
         return RiskLevel(self.risk_level).label if self.risk_level else "TBD"
 
 
-def _category_status(counts: dict[str, int], late: int) -> str:
+def category_status(counts: dict[str, int], late: int) -> str:
     """Completed if all its (non-cancelled) milestones are; Delayed if any is
     late; At risk if any is at risk; Not started if none has started (or it
     has none); otherwise On track."""
@@ -212,7 +212,7 @@ def _category_status(counts: dict[str, int], late: int) -> str:
     return CategoryStatus.ON_TRACK
 
 
-def _risk_level(open_count: int, troubled: int, completed: int) -> str | None:
+def risk_level_of(open_count: int, troubled: int, completed: int) -> str | None:
     """Risk level from the share of open milestones that are troubled.
 
     Troubled = late, at risk, or over budget by more than 15 %. Share >= 50 %
@@ -249,7 +249,7 @@ def _category_figures(
         .values("portfolio", "category")
         .annotate(
             milestone_count=Count("pk"),
-            **_status_counts(),
+            **status_count_aggregates(),
             open_count=Count("pk", filter=opened),
             late_count=Count("pk", filter=late),
             at_risk_count=Count("pk", filter=at_risk),
@@ -268,14 +268,14 @@ def _category_figures(
 
 
 def _category_progress(category: MilestoneCategory, row: dict) -> CategoryProgress:
-    counts = _counts_from(row)
+    counts = counts_from_row(row)
     open_count = row.get("open_count", 0)
     troubled = row.get("troubled_count", 0)
     return CategoryProgress(
         category=category,
         weight=category.weight,
-        progress=_pct(row.get("progress_pct")) or ZERO_PCT,
-        planned_progress=_pct(row.get("planned_pct")) or ZERO_PCT,
+        progress=percent_figure(row.get("progress_pct")) or ZERO_PCT,
+        planned_progress=percent_figure(row.get("planned_pct")) or ZERO_PCT,
         milestone_count=row.get("milestone_count", 0),
         counts=counts,
         open_count=open_count,
@@ -283,8 +283,8 @@ def _category_progress(category: MilestoneCategory, row: dict) -> CategoryProgre
         at_risk_count=row.get("at_risk_count", 0),
         overrun_count=row.get("overrun_count", 0),
         troubled_count=troubled,
-        status=_category_status(counts, row.get("late_count", 0)),
-        risk_level=_risk_level(open_count, troubled, counts[Status.COMPLETED]),
+        status=category_status(counts, row.get("late_count", 0)),
+        risk_level=risk_level_of(open_count, troubled, counts[Status.COMPLETED]),
     )
 
 
@@ -367,10 +367,10 @@ def portfolio_figures(
     result = {}
     for portfolio in portfolios:
         pairs = rows_of[portfolio.pk]
-        progress = _pct(
+        progress = percent_figure(
             _weighted([(c.weight, row.get("progress_pct")) for c, row in pairs])
         )
-        planned = _pct(
+        planned = percent_figure(
             _weighted([(c.weight, row.get("planned_pct")) for c, row in pairs])
         )
         progress, planned = progress or ZERO_PCT, planned or ZERO_PCT
@@ -383,7 +383,7 @@ def portfolio_figures(
                 variance=progress - planned,
                 schedule_status=schedule_status(progress, planned),
                 milestone_count=total.get("milestone_count", 0),
-                counts=_counts_from(total),
+                counts=counts_from_row(total),
             ),
             categories=[_category_progress(c, row) for c, row in pairs],
         )
@@ -526,15 +526,15 @@ def success_metrics(
         milestone_count=row["milestone_count"],
         completed_count=row["completed_count"],
         on_time_count=row["on_time_count"],
-        on_time_rate=_pct(row["on_time_rate"]),
+        on_time_rate=percent_figure(row["on_time_rate"]),
         due_count=row["due_count"],
         achieved_count=row["achieved_count"],
-        achievement_rate=_pct(row["achievement_rate"]),
+        achievement_rate=percent_figure(row["achievement_rate"]),
         within_budget_count=row["within_budget_count"],
-        budget_adherence_rate=_pct(row["budget_adherence_rate"]),
-        actual_spend=_money(row["spend_total"]),
-        approved_budget=_money(row["budget_total"]),
-        budget_utilisation=_pct(row["budget_utilisation"]),
+        budget_adherence_rate=percent_figure(row["budget_adherence_rate"]),
+        actual_spend=money_figure(row["spend_total"]),
+        approved_budget=money_figure(row["budget_total"]),
+        budget_utilisation=percent_figure(row["budget_utilisation"]),
     )
 
 
@@ -615,8 +615,8 @@ def _region_figures(
         milestone_count=row.get("milestone_count", 0),
         completed_count=row.get("completed_count", 0),
         on_time_count=row.get("on_time_count", 0),
-        on_time_rate=_pct(row.get("on_time_rate")),
+        on_time_rate=percent_figure(row.get("on_time_rate")),
         due_count=row.get("due_count", 0),
         achieved_count=row.get("achieved_count", 0),
-        achievement_rate=_pct(row.get("achievement_rate")),
+        achievement_rate=percent_figure(row.get("achievement_rate")),
     )

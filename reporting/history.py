@@ -109,7 +109,7 @@ class HistorySource:
             .values("category_id")
             .annotate(
                 milestone_count=Count("pk"),
-                **ms._status_counts(),
+                **ms.status_count_aggregates(),
                 open_count=Count("pk", filter=opened),
                 late_count=Count("pk", filter=opened & late_q(today)),
                 at_risk_count=Count("pk", filter=opened & Q(status=Status.AT_RISK)),
@@ -137,7 +137,7 @@ class HistorySource:
             MilestoneCategory, portfolio_id=self.portfolio.pk
         ).order_by("order", "name"):
             row = aggregates.get(category.id, {})
-            counts = ms._counts_from(row) if row else {s.value: 0 for s in Status}
+            counts = ms.counts_from_row(row) if row else {s.value: 0 for s in Status}
             late = row.get("late_count", 0)
             open_count = row.get("open_count", 0)
             troubled = row.get("troubled_count", 0)
@@ -148,8 +148,8 @@ class HistorySource:
                 ms.CategoryProgress(
                     category=category,
                     weight=category.weight,
-                    progress=ms._pct(progress),
-                    planned_progress=ms._pct(planned),
+                    progress=ms.percent_figure(progress),
+                    planned_progress=ms.percent_figure(planned),
                     milestone_count=row.get("milestone_count", 0),
                     counts=counts,
                     open_count=open_count,
@@ -157,8 +157,8 @@ class HistorySource:
                     at_risk_count=row.get("at_risk_count", 0),
                     overrun_count=row.get("overrun_count", 0),
                     troubled_count=troubled,
-                    status=ms._category_status(counts, late),
-                    risk_level=ms._risk_level(
+                    status=ms.category_status(counts, late),
+                    risk_level=ms.risk_level_of(
                         open_count, troubled, counts[Status.COMPLETED]
                     ),
                 )
@@ -175,11 +175,11 @@ class HistorySource:
             progress, planned = progress / total_weight, planned / total_weight
         else:
             progress = planned = Decimal("0")
-        progress, planned = ms._pct(progress), ms._pct(planned)
+        progress, planned = ms.percent_figure(progress), ms.percent_figure(planned)
         row = (
             self._milestones()
             .order_by()
-            .aggregate(total=Count("pk"), **ms._status_counts())
+            .aggregate(total=Count("pk"), **ms.status_count_aggregates())
         )
         return ms.PortfolioProgress(
             portfolio=self.portfolio,
@@ -188,7 +188,7 @@ class HistorySource:
             variance=progress - planned,
             schedule_status=ms.schedule_status(progress, planned),
             milestone_count=row["total"],
-            counts=ms._counts_from(row),
+            counts=ms.counts_from_row(row),
         )
 
     def budget(self) -> tuple[Decimal, Decimal, Decimal | None]:
@@ -205,9 +205,9 @@ class HistorySource:
             )
         )
         return (
-            ms._money(row["spent"]),
-            ms._money(row["budget"]),
-            ms._pct(row["utilisation"]),
+            ms.money_figure(row["spent"]),
+            ms.money_figure(row["budget"]),
+            ms.percent_figure(row["utilisation"]),
         )
 
     # Resources, risks, escalations ----------------------------------------------

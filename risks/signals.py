@@ -3,8 +3,10 @@
 ``escalation_opened``
     Sent after the sweep that opened an escalation commits, once per
     escalation, with keyword arguments ``escalation_id`` (int) and ``trigger``
-    (a ``risks.models.Trigger`` value). The approvals flow listens for
-    ``budget_overrun`` to open one reauthorization request per escalation.
+    (a ``risks.models.Trigger`` value). A hook for integrations: nothing in
+    Cairn listens to it. (The reauthorization request of a budget overrun is
+    opened by the sweep itself, in the same transaction, through
+    ``milestones.services.approval_requests_for_escalations``.)
 """
 
 from django.dispatch import Signal

@@ -7,13 +7,6 @@ import pytest
 from ..factories import make_milestone, make_portfolio
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """Hashing with the production hasher costs ~0.5 s per user; these tests
-    check access, not hashing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def scoped(org):
     """Objects on both sides of the EMEA boundary, in two portfolios.

@@ -132,3 +132,55 @@ def test_removing_a_membership_removes_its_grants(world, org, member):
 def test_unknown_action_is_refused(world, contributor_emea):
     with pytest.raises(ValueError, match="Unknown action"):
         Milestone.objects.restrict(contributor_emea, "delete")
+
+
+# Grants read once per request ---------------------------------------------------
+
+
+def test_grants_read_once_gives_the_same_rows_as_the_subqueries(
+    world, org, portfolio, member
+):
+    from accounts import services
+
+    contributor = member(Role.CONTRIBUTOR, org.emea, username="c-emea")
+    manager = member(Role.PORTFOLIO_MANAGER, portfolio, username="pm")
+    validator = UserFactory(username="validator")
+    policy.grant(validator, [VIEW], world["jp"])
+    users = [contributor, manager, validator, world["owner"]]
+    outside = {
+        (u.username, action): names(Milestone.objects.restrict(u, action))
+        for u in users
+        for action in (VIEW, UPDATE, CHANGE)
+    }
+    assert outside[("validator", VIEW)] == ["JP rollout"]
+    assert len(outside[("pm", CHANGE)]) == 4
+
+    with policy.grants_read_once():
+        inside = {
+            (u.username, action): names(Milestone.objects.restrict(u, action))
+            for u in users
+            for action in (VIEW, UPDATE, CHANGE)
+        }
+        # Read once: a second restrict asks only for the rows.
+        with CaptureQueriesContext(connection) as again:
+            list(Milestone.objects.restrict(contributor, VIEW))
+        # A grant made inside the block is seen by the rest of it.
+        services.membership_create(
+            actor=None, user=validator, role=Role.CONTRIBUTOR, org_unit=org.us
+        )
+        granted = names(Milestone.objects.restrict(validator, VIEW))
+
+    assert inside == outside
+    assert len(again.captured_queries) == 1
+    assert granted == ["JP rollout", "US rollout"]
+
+
+def test_without_the_block_nothing_is_kept(world, org, member):
+    contributor = member(Role.CONTRIBUTOR, org.emea, username="c-emea")
+    with CaptureQueriesContext(connection) as first:
+        list(Milestone.objects.restrict(contributor, VIEW))
+    with CaptureQueriesContext(connection) as second:
+        list(Milestone.objects.restrict(contributor, VIEW))
+    # One query each, the grants as subqueries inside it.
+    assert len(first.captured_queries) == len(second.captured_queries) == 1
+    assert "orgunituserobjectpermission" in first.captured_queries[0]["sql"]

@@ -66,11 +66,6 @@ def chromium():
             os.environ[ASYNC_UNSAFE] = previous
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _page(browser, options):
     context = browser.new_context(**options)
     context.set_default_timeout(15_000)

@@ -72,6 +72,31 @@ def test_token_for_good_credentials_opens_the_api(contributor_emea, password):
     assert client.get(f"{API}/milestones/").status_code == 200
 
 
+def test_a_token_sign_in_is_an_access_event(contributor_emea, password):
+    from portal.models import AuditEvent
+
+    APIClient().post(
+        f"{API}/auth/token/",
+        {"username": "contributor-emea", "password": password},
+        format="json",
+        REMOTE_ADDR="10.1.2.3",
+    )
+    APIClient().post(
+        f"{API}/auth/token/",
+        {"username": "contributor-emea", "password": "wrong"},
+        format="json",
+    )
+
+    events = AuditEvent.objects.order_by("pk")
+    assert [(e.kind, e.username) for e in events] == [
+        ("login", "contributor-emea"),
+        ("login_failed", "contributor-emea"),
+    ]
+    assert events[0].user == contributor_emea
+    assert events[0].details == {"via": "api_token"}
+    assert events[0].ip_address == "10.1.2.3"
+
+
 def test_token_refused_for_bad_password(contributor_emea):
     response = APIClient().post(
         f"{API}/auth/token/",

@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 APPROVALS = f"{API}/approvals/"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def scene(org, portfolio, executive):
     return build_scene(org, portfolio, executive)

@@ -36,11 +36,6 @@ Kind = ApprovalRequest.Kind
 Outcome = ApprovalDecision.Outcome
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def scene(org, portfolio, executive):
     return build_scene(org, portfolio, executive)

@@ -37,11 +37,6 @@ from tests.factories import make_milestone
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def history_rows() -> int:
     """History rows of every tracked milestones model."""
     return sum(model.history.count() for model in tracked_models())

@@ -41,11 +41,6 @@ HEADERS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def plan(org, portfolio, member):
     """An owner and an objective the files refer to by natural key."""

@@ -15,11 +15,11 @@ from milestones.selectors import (
     CategoryStatus,
     RiskLevel,
     ScheduleStatus,
-    _risk_level,
     category_progress,
     milestone_list,
     portfolio_progress,
     regional_comparison,
+    risk_level_of,
     schedule_status,
     scorecard,
     success_metrics,
@@ -222,12 +222,12 @@ def test_derived_category_status(org, two_categories, superuser):
 
 
 def test_risk_level_rule():
-    assert _risk_level(0, 0, 0) is None
-    assert _risk_level(0, 0, 3) == RiskLevel.LOW
-    assert _risk_level(4, 0, 0) == RiskLevel.LOW
-    assert _risk_level(5, 1, 0) == RiskLevel.MEDIUM
-    assert _risk_level(4, 1, 0) == RiskLevel.HIGH
-    assert _risk_level(4, 2, 0) == RiskLevel.CRITICAL
+    assert risk_level_of(0, 0, 0) is None
+    assert risk_level_of(0, 0, 3) == RiskLevel.LOW
+    assert risk_level_of(4, 0, 0) == RiskLevel.LOW
+    assert risk_level_of(5, 1, 0) == RiskLevel.MEDIUM
+    assert risk_level_of(4, 1, 0) == RiskLevel.HIGH
+    assert risk_level_of(4, 2, 0) == RiskLevel.CRITICAL
 
 
 def test_risk_counts_each_troubled_milestone_once(org, two_categories, superuser):

@@ -17,11 +17,6 @@ BAD_LOGIN = "Please enter a correct username and password."
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def alice():
     return UserFactory(username="alice")

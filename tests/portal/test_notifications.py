@@ -25,11 +25,6 @@ from ..risks.webhooks import WebhookServer
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def webhook_server():
     server = WebhookServer()

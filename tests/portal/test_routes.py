@@ -36,11 +36,6 @@ NO_ROLE, SUPERUSER = "no-role", "superuser"
 ADMIN_USERS = (NO_ROLE, *Role, SUPERUSER)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --- Coverage --------------------------------------------------------------
 
 

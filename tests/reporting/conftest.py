@@ -30,11 +30,6 @@ LOW_RISK_TITLE = "Minor training room shortage"
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Archived reports go to a temporary storage."""
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -16,11 +16,6 @@ from risks.services import escalation_rules_ensure_defaults
 from .webhooks import WebhookServer
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def rules(db):
     """The global default rules (the data migration's, re-created if a
