@@ -467,9 +467,10 @@ def _bulk_query_bound(rows: int) -> int:
     """A fixed overhead plus batches: at most one query per 20 rows, never one
     per row.
 
-    The overhead (session, permissions, the user's grants read once per action,
-    changelist filters and count, locking) is about 25 queries. The service updates the rows, inserts their history
-    and chains it into the audit log in batches of at most 500 rows; SQLite
+    The overhead (session, permissions, the user's grants read once per
+    action, changelist filters and count, locking) is about 25 queries. The
+    service updates the rows, inserts their history and chains it into the
+    audit log in batches of at most 500 rows; SQLite
     (999 parameters a query for Django 5.2) makes them smaller, about 26 history
     rows a query: some 75 queries in all for 1,000 rows there, under 30 on
     PostgreSQL.
