@@ -97,8 +97,15 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
         users["exec"],
         budget_ms=150,
         budget_q=25,
-        before=_progress_reporter(users["pmo"]),
-        note="a progress update before each view: that portfolio is rescheduled",
+        before=_progress_reporter(users["pmo"], worker=True),
+        note="after a progress update and the worker's outlook refresh",
+    )
+    add_get(
+        "dashboard, before the worker",
+        "reporting:dashboard",
+        users["exec"],
+        before=_progress_reporter(users["pmo"], worker=False),
+        note="after a progress update, its portfolio rescheduled by the reader",
     )
     add_get(
         "api milestones page",
@@ -266,10 +273,12 @@ def _add_sweeps(scenarios, missing, args) -> None:
     )
 
 
-def _progress_reporter(actor):
-    """A progress update on the largest portfolio's first open milestone."""
+def _progress_reporter(actor, *, worker: bool):
+    """A progress update on the largest portfolio's first open milestone;
+    with ``worker``, then the outlook refresh the worker would run."""
     from milestones import services
     from milestones.models import Milestone, Status
+    from milestones.tasks import refresh_portfolio_outlook
 
     portfolio = _largest_portfolio()
     target = (
@@ -292,6 +301,8 @@ def _progress_reporter(actor):
             or milestone.planned_completion,
             achievements="Benchmark progress.",
         )
+        if worker:
+            refresh_portfolio_outlook(milestone.pk)
 
     return report
 

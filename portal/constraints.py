@@ -82,7 +82,26 @@ def evaluate(condition: Q, instance, names: dict[str, str]) -> bool | None:
 
 class PythonChecked:
     """Model mixin: validate simple check constraints without a query (the
-    rest as Django does, with the same error layout)."""
+    rest as Django does, with the same error layout), and trust a foreign key
+    whose related object was just read from the database (Django would query
+    again to see that it exists; the database's constraint still guards the
+    write)."""
+
+    def clean_fields(self, exclude=None):
+        exclude = set(exclude or ())
+        for field in self._meta.concrete_fields:
+            if field.is_relation and field.many_to_one and field.is_cached(self):
+                related = field.get_cached_value(self)
+                if (
+                    related is not None
+                    and not related._state.adding
+                    and getattr(related, field.target_field.attname) is not None
+                    and getattr(self, field.attname)
+                    == getattr(related, field.target_field.attname)
+                    and not field.get_limit_choices_to()
+                ):
+                    exclude.add(field.name)
+        return super().clean_fields(exclude=exclude)
 
     def validate_constraints(self, exclude=None):
         from django.db import router

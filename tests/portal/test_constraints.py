@@ -121,3 +121,37 @@ def test_what_python_cannot_evaluate_goes_to_the_database():
     with pytest.raises(Unsupported):
         evaluate(Q(a__name="x"), row, {"a": "a"})
     assert issubclass(Milestone, PythonChecked)
+
+
+def test_loaded_related_objects_are_not_queried_again(
+    portfolio, org, django_assert_num_queries
+):
+    category = portfolio.categories.first()
+    milestone = Milestone(
+        portfolio=portfolio,
+        category=category,
+        org_unit=org.fr,
+        code="M-1",
+        name="Pilot",
+        success_criteria="Live in Paris.",
+        planned_start=date(2027, 1, 1),
+        planned_completion=date(2027, 2, 1),
+    )
+    # Three loaded objects and simple checks: nothing to ask the database.
+    with django_assert_num_queries(0):
+        milestone.full_clean()
+
+
+def test_a_key_given_by_id_is_still_checked(portfolio, org):
+    milestone = Milestone(
+        portfolio=portfolio,
+        category_id=portfolio.categories.first().pk,
+        org_unit_id=987654,
+        code="M-1",
+        name="Pilot",
+        planned_start=date(2027, 1, 1),
+        planned_completion=date(2027, 2, 1),
+    )
+    with pytest.raises(ValidationError) as error:
+        milestone.full_clean()
+    assert "org_unit" in error.value.message_dict
