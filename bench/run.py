@@ -238,6 +238,14 @@ class Scenario:
     warm_up: bool = True
 
 
+@dataclass(frozen=True)
+class Timed:
+    """What a scenario that times itself returns: only part of its run counts
+    (the rest prepares or undoes)."""
+
+    ms: float
+
+
 @dataclass
 class Result:
     name: str
@@ -316,9 +324,10 @@ def measure(scenario: Scenario, default_repeat: int) -> Result:
             counter = QueryCounter()
             with connection.execute_wrapper(counter):
                 started = time.perf_counter()
-                scenario.run()
-                samples.append((time.perf_counter() - started) * 1000)
-            queries = counter.count
+                outcome = scenario.run()
+                elapsed = (time.perf_counter() - started) * 1000
+            samples.append(outcome.ms if isinstance(outcome, Timed) else elapsed)
+            queries = getattr(outcome, "queries", None) or counter.count
         peak = _peak_rss_mb(scenario.run) if scenario.budget_mb else None
     except Exception as exc:  # noqa: BLE001 - a crash is a result too
         traceback.print_exc()
