@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 
 ORG_UNIT_GRANTS = "accounts.OrgUnitUserObjectPermission"
 PORTFOLIO_GRANTS = "milestones.PortfolioUserObjectPermission"
+MILESTONE_GRANTS = "milestones.MilestoneUserObjectPermission"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,34 @@ def _read_once(kind: str, user, codename: str, subquery: Callable[[], QuerySet])
         ids = list(subquery().values_list("pk", flat=True)[: MAX_LITERAL_IDS + 1])
         read[key] = ids if len(ids) <= MAX_LITERAL_IDS else None
     return subquery() if read[key] is None else read[key]
+
+
+def scope_signature(user, action: str = VIEW) -> str | None:
+    """A short digest of everything that decides which rows ``user`` may take
+    ``action`` on among milestones and what hangs off them: their id
+    (ownership), the org units their grants cover, their portfolio, org unit
+    and milestone grants, as read once in this block. Two readers with the
+    same signature see the same milestones, so a figure computed for one may
+    be kept for the other. None outside ``grants_read_once`` or when a grant
+    list is too long to be read as a list."""
+    import hashlib
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return "superuser"
+    if _grants_read.get() is None:
+        return None
+    codename = _check_action(action)
+    units = covered_org_units(user, codename)
+    lists = [units] + [
+        _granted_ids(label, user, codename)
+        for label in (PORTFOLIO_GRANTS, ORG_UNIT_GRANTS, MILESTONE_GRANTS)
+    ]
+    if any(not isinstance(ids, list) for ids in lists):
+        return None
+    text = repr((user.pk, [sorted(ids) for ids in lists]))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def covered_org_units(user, codename: str):

@@ -27,19 +27,22 @@ Formulas (DESIGN.md)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import models
 from django.db.models import (
     Case,
     CharField,
     Count,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -48,6 +51,7 @@ from django.db.models.functions import Coalesce, StrIndex, Substr
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from accounts import policy
 from accounts.models import OrgUnit
 from accounts.roles import VIEW
 from portal.db import Ratio
@@ -70,6 +74,9 @@ RISK_CRITICAL_SHARE_PCT = Decimal("50")
 RISK_HIGH_SHARE_PCT = Decimal("25")
 
 CENT = Decimal("0.01")
+# Bump when the figures change for the same data; kept figures expire anyway.
+FIGURES_MEMO_VERSION = 1
+FIGURES_MEMO_SECONDS = 6 * 60 * 60
 ZERO_PCT = Decimal("0.00")
 
 
@@ -345,9 +352,68 @@ def portfolio_figures(
     milestones still has a row, at 0 %). Overall progress is the
     category-weight average of the categories' exact (unrounded) figures, over
     the handful of categories; status counts add up the category rows.
+
+    Within a request (``policy.grants_read_once``) each portfolio's figures
+    are kept in the cache under the newest history ids of its milestones and
+    categories, the day and the reader's scope (``policy.scope_signature``):
+    every change adds a history row, so a kept figure is never stale, and a
+    dashboard of unchanged portfolios costs one query. Only the portfolios
+    that changed are aggregated again.
     """
     today = _today(today)
     portfolios = list(portfolios)
+    signature = policy.scope_signature(user, VIEW)
+    if signature is None or not portfolios:
+        return _compute_portfolio_figures(user, portfolios, today=today)
+    keys = {
+        pk: f"figures:v{FIGURES_MEMO_VERSION}:{pk}:{version}:{today}:{signature}"
+        for pk, version in _portfolio_versions([p.pk for p in portfolios]).items()
+    }
+    kept = cache.get_many(list(keys.values()))
+    result = {}
+    for portfolio in portfolios:
+        figures = kept.get(keys[portfolio.pk])
+        if figures is not None:
+            # The portfolio itself is today's row (a rename is no new figure).
+            result[portfolio.pk] = PortfolioFigures(
+                progress=replace(figures.progress, portfolio=portfolio),
+                categories=figures.categories,
+            )
+    changed = [p for p in portfolios if p.pk not in result]
+    if changed:
+        fresh = _compute_portfolio_figures(user, changed, today=today)
+        cache.set_many(
+            {keys[pk]: figures for pk, figures in fresh.items()}, FIGURES_MEMO_SECONDS
+        )
+        result.update(fresh)
+    return result
+
+
+def _portfolio_versions(ids: list[int]) -> dict[int, str]:
+    """The newest history ids of each portfolio's milestones and categories
+    (one query, an index probe each)."""
+    newest_milestone = (
+        Milestone.history.model.objects.filter(portfolio_id=OuterRef("pk"))
+        .order_by("-history_id")
+        .values("history_id")[:1]
+    )
+    newest_category = (
+        MilestoneCategory.history.model.objects.filter(portfolio_id=OuterRef("pk"))
+        .order_by("-history_id")
+        .values("history_id")[:1]
+    )
+    rows = (
+        Portfolio.objects.filter(pk__in=ids)
+        .annotate(m=Subquery(newest_milestone), c=Subquery(newest_category))
+        .values_list("pk", "m", "c")
+    )
+    return {pk: f"{m}-{c}" for pk, m, c in rows}
+
+
+def _compute_portfolio_figures(
+    user, portfolios: list[Portfolio], *, today: date | None = None
+) -> dict[int, PortfolioFigures]:
+    today = _today(today)
     ids = [p.pk for p in portfolios]
     figures = _category_figures(user, ids, today)
     categories = (
@@ -577,7 +643,35 @@ def regional_comparison(
     segment and grouping on it. The regions listed are those holding visible
     milestones plus those the user may view. Two queries (the grouped
     aggregate, then the region rows matched by path).
+
+    Within a request the result is kept like :func:`portfolio_figures`, under
+    the newest milestone and org unit history ids (any change anywhere makes
+    a new key), the day and the reader's scope: two queries when kept.
     """
+    today = _today(today)
+    signature = policy.scope_signature(user, VIEW)
+    if signature is None:
+        return _compute_regional_comparison(user, portfolio, today=today)
+    newest = [
+        model.history.model.objects.order_by("-history_id")
+        .values_list("history_id", flat=True)
+        .first()
+        for model in (Milestone, OrgUnit)
+    ]
+    key = (
+        f"regions:v{FIGURES_MEMO_VERSION}:{portfolio.pk if portfolio else '-'}:"
+        f"{newest[0]}-{newest[1]}:{today}:{signature}"
+    )
+    kept = cache.get(key)
+    if kept is None:
+        kept = _compute_regional_comparison(user, portfolio, today=today)
+        cache.set(key, kept, FIGURES_MEMO_SECONDS)
+    return kept
+
+
+def _compute_regional_comparison(
+    user, portfolio: Portfolio | None = None, *, today: date | None = None
+) -> list[RegionFigures]:
     today = _today(today)
     above_regions = ""
     grouped = {

@@ -184,3 +184,19 @@ def test_without_the_block_nothing_is_kept(world, org, member):
     # One query each, the grants as subqueries inside it.
     assert len(first.captured_queries) == len(second.captured_queries) == 1
     assert "orgunituserobjectpermission" in first.captured_queries[0]["sql"]
+
+
+def test_scope_signature_changes_with_the_grants(org, member):
+    from accounts import services
+
+    one = member(Role.CONTRIBUTOR, org.emea, username="one")
+    two = member(Role.CONTRIBUTOR, org.emea, username="two")
+    assert policy.scope_signature(one) is None  # only within a request
+    with policy.grants_read_once():
+        before = policy.scope_signature(one)
+        # Same units, but a different user: ownership differs.
+        assert policy.scope_signature(two) not in (None, before)
+        services.membership_create(
+            actor=None, user=one, role=Role.CONTRIBUTOR, org_unit=org.jp
+        )
+        assert policy.scope_signature(one) != before

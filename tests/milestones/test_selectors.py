@@ -607,3 +607,72 @@ def test_query_counts_do_not_grow_with_milestones(
             with django_assert_num_queries(expected):
                 run(user, portfolio)
     assert success_metrics(superuser, portfolio).milestone_count > 150
+
+
+# Figures kept between readers of the same scope ----------------------------------
+
+
+def test_kept_figures_follow_every_change_and_never_cross_scopes(
+    org, portfolio, pmo, contributor_emea
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import policy
+    from milestones.selectors import portfolio_figures
+
+    fr = make_milestone(portfolio, org.fr, percent_complete=D("40"))
+    make_milestone(portfolio, org.jp, percent_complete=D("80"))
+
+    def read(user):
+        with policy.grants_read_once():
+            policy.scope_signature(user)  # grants read outside the count
+            with CaptureQueriesContext(connection) as queries:
+                figures = portfolio_figures(user, [portfolio])[portfolio.pk]
+        return figures.progress, len(queries.captured_queries)
+
+    first, cold = read(pmo)
+    again, warm = read(pmo)
+    assert again == first and warm < cold
+    assert warm == 1  # the portfolio's versions; the figures were kept
+    # A contributor of EMEA sees France only: their own figures, not the kept ones.
+    emea, _ = read(contributor_emea)
+    assert emea.milestone_count == 1 and first.milestone_count == 2
+
+    services.milestone_submit_update(
+        actor=pmo,
+        milestone=fr,
+        expected_version=fr.version,
+        status="on_track",
+        percent_complete=D("90"),
+        actual_spend=D("0"),
+    )
+    after, recomputed = read(pmo)
+    assert recomputed == cold
+    assert after.progress > first.progress
+    assert after == portfolio_progress(pmo, portfolio)  # as computed outside
+
+
+def test_kept_regional_figures_follow_changes(org, portfolio, pmo):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import policy
+
+    make_milestone(portfolio, org.fr)
+
+    def read():
+        with policy.grants_read_once():
+            policy.scope_signature(pmo)
+            with CaptureQueriesContext(connection) as queries:
+                figures = regional_comparison(pmo)
+        return figures, len(queries.captured_queries)
+
+    first, _ = read()
+    again, kept = read()
+    assert again == first and kept == 2  # the two newest history ids
+    make_milestone(portfolio, org.jp)
+    after, _ = read()
+    counts = {r.region.code if r.region else None: r.milestone_count for r in after}
+    assert counts["apac"] == 1 and counts["emea"] == 1
+    assert after == regional_comparison(pmo)
