@@ -169,12 +169,12 @@ def scope_signature(user, action: str = VIEW) -> str | None:
     list is too long to be read as a list."""
     import hashlib
 
+    if _grants_read.get() is None:
+        return None
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     if user.is_superuser:
         return "superuser"
-    if _grants_read.get() is None:
-        return None
     codename = _check_action(action)
     units = covered_org_units(user, codename)
     lists = [units] + [

@@ -234,9 +234,11 @@ def test_dashboard_query_count_is_constant(
     cache.clear()
     assert _dashboard_queries(client, path) == few
     if which == "dashboard":
-        # Nothing changed since: the outlook is found under its memo key,
-        # without loading the milestones, dependencies and update history.
-        assert _dashboard_queries(client, path) == few - 3
+        # Nothing changed since: the outlook (3 queries: milestones,
+        # dependencies, update history), the portfolio figures (2: aggregates
+        # and categories) and the regional comparison (2: aggregates and
+        # regions) are found kept.
+        assert _dashboard_queries(client, path) == few - 3 - 2 - 2
 
 
 # Executive report endpoints --------------------------------------------------
