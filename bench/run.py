@@ -169,8 +169,21 @@ def prepare_dataset(args: argparse.Namespace) -> dict:
         call_command("generate_dataset", **options)
         print(f"Generated in {time.perf_counter() - started:.1f} s.")
     users = bench_users()
+    ensure_escalation_rules()
     refresh_statistics()
     return users
+
+
+def ensure_escalation_rules() -> None:
+    """The default escalation rules a fresh install has (its data migration
+    creates them; a flush of another dataset removed them)."""
+    try:
+        from risks.services import escalation_rules_ensure_defaults
+    except ImportError:
+        return
+    created = escalation_rules_ensure_defaults()
+    if created:
+        print(f"Restored {len(created)} default escalation rules.")
 
 
 def refresh_statistics() -> None:
