@@ -31,7 +31,9 @@ The engine writes as the system: history rows have no user and a reason.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -525,10 +527,35 @@ def _escalation_link(escalation_id: int) -> str:
     return reverse("admin:risks_escalation_change", args=[escalation_id])
 
 
+# More new escalations than this for one recipient (or one chat channel) in
+# one sweep are announced in one digest message rather than one each: a first
+# sweep over a large organisation must not send anyone thousands of e-mails.
+DIGEST_AFTER = 10
+DIGEST_LISTED = 10
+
+
+@dataclass(frozen=True)
+class _News:
+    """One opened escalation as its notifications tell it."""
+
+    escalation_id: int
+    trigger: str
+    portfolio_name: str
+    key: str
+    subject: str
+    body: str
+    link: str
+
+
 def _notify_opened(escalations: list[Escalation], hits: list[Hit]) -> int:
     """Tell each new escalation's target role (email and in the portal) and
     post it to the portfolio's Slack and Teams channels. One query for the
-    recipients, one for the channels, whatever the number of escalations."""
+    recipients, one for the channels, whatever the number of escalations.
+
+    A recipient or channel with more than ``DIGEST_AFTER`` new escalations in
+    this sweep gets one digest instead (counts by trigger and portfolio, the
+    first ``DIGEST_LISTED`` listed), keyed by the set of escalations, so a
+    retried sweep sends it once."""
     by_key = {hit.key: hit for hit in hits}
     audiences = {}
     for escalation in escalations:
@@ -545,12 +572,13 @@ def _notify_opened(escalations: list[Escalation], hits: list[Hit]) -> int:
             portfolio_id__in={hit.portfolio_id for hit in hits}
         )
     }
-    messages: list[Message] = []
+    per_user: dict[int, list[_News]] = defaultdict(list)
+    users = {}
+    per_chat: dict[tuple[str, str], list[_News]] = defaultdict(list)
     for escalation in escalations:
         hit = by_key[(escalation.rule_id, escalation.subject_key)]
         rule = escalation.rule
         role = Role(rule.target_role).label
-        subject = f"Escalation ({rule.get_trigger_display()}): {hit.summary}"
         body = "\n".join(
             line
             for line in (
@@ -561,32 +589,18 @@ def _notify_opened(escalations: list[Escalation], hits: list[Hit]) -> int:
             )
             if line
         )
-        link = _escalation_link(escalation.pk)
-        key = f"escalation:{escalation.pk}"
+        news = _News(
+            escalation_id=escalation.pk,
+            trigger=rule.get_trigger_display(),
+            portfolio_name=hit.portfolio_name,
+            key=f"escalation:{escalation.pk}",
+            subject=f"Escalation ({rule.get_trigger_display()}): {hit.summary}",
+            body=body,
+            link=_escalation_link(escalation.pk),
+        )
         for user in members.get(escalation.pk, []):
-            messages.append(
-                Message(
-                    "portal",
-                    f"{key}:portal:{user.pk}",
-                    subject,
-                    body,
-                    user.pk,
-                    "",
-                    link,
-                )
-            )
-            if user.email:
-                messages.append(
-                    Message(
-                        "email",
-                        f"{key}:email:{user.pk}",
-                        subject,
-                        body,
-                        user.pk,
-                        user.email,
-                        link,
-                    )
-                )
+            per_user[user.pk].append(news)
+            users[user.pk] = user
         portfolio_channels = channels.get(hit.portfolio_id)
         if portfolio_channels is not None:
             for channel, url in (
@@ -594,12 +608,80 @@ def _notify_opened(escalations: list[Escalation], hits: list[Hit]) -> int:
                 ("teams", portfolio_channels.teams_webhook_url),
             ):
                 if url:
-                    messages.append(
-                        Message(
-                            channel, f"{key}:{channel}", subject, body, None, url, link
-                        )
+                    per_chat[(channel, url)].append(news)
+    messages: list[Message] = []
+    for user_id, items in per_user.items():
+        user = users[user_id]
+        if len(items) > DIGEST_AFTER:
+            items = [_digest(items)]
+        for news in items:
+            messages.append(
+                Message(
+                    "portal",
+                    f"{news.key}:portal:{user.pk}",
+                    news.subject,
+                    news.body,
+                    user.pk,
+                    "",
+                    news.link,
+                )
+            )
+            if user.email:
+                messages.append(
+                    Message(
+                        "email",
+                        f"{news.key}:email:{user.pk}",
+                        news.subject,
+                        news.body,
+                        user.pk,
+                        user.email,
+                        news.link,
                     )
+                )
+    for (channel, url), items in per_chat.items():
+        if len(items) > DIGEST_AFTER:
+            items = [_digest(items)]
+        for news in items:
+            messages.append(
+                Message(
+                    channel,
+                    f"{news.key}:{channel}",
+                    news.subject,
+                    news.body,
+                    None,
+                    url,
+                    news.link,
+                )
+            )
     return notifications_enqueue(messages)
+
+
+def _digest(items: list[_News]) -> _News:
+    """Many new escalations as one message."""
+    ids = sorted(news.escalation_id for news in items)
+    fingerprint = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+    by_trigger = Counter(news.trigger for news in items)
+    by_portfolio = Counter(news.portfolio_name for news in items)
+    listed = sorted(items, key=lambda news: news.escalation_id)[:DIGEST_LISTED]
+    lines = [
+        f"{len(items)} new escalations in your scope.",
+        "By trigger: "
+        + ", ".join(f"{name} {n}" for name, n in sorted(by_trigger.items())),
+        "By portfolio: "
+        + ", ".join(f"{name} {n}" for name, n in by_portfolio.most_common()),
+        f"The first {len(listed)}:",
+        *(f"- {news.subject}" for news in listed),
+        "Acknowledge them in Cairn.",
+    ]
+    return _News(
+        escalation_id=ids[0],
+        trigger="",
+        portfolio_name="",
+        key=f"escalation-digest:{fingerprint}",
+        subject=f"{len(items)} new escalations in your scope",
+        body="\n".join(lines),
+        link=reverse("admin:risks_escalation_changelist"),
+    )
 
 
 # Reminders ------------------------------------------------------------------------

@@ -506,3 +506,38 @@ def test_sweep_query_count_does_not_grow_with_subjects(
     again, reads, inserts = _sweep_queries()
     assert (again.opened, again.resolved, inserts) == ([], [], 0)
     assert reads <= few_reads
+
+
+def test_many_new_escalations_reach_a_recipient_as_one_digest(
+    rules, late, executive, settings
+):
+    executive.email = "exec@example.com"
+    executive.save(update_fields=["email"])
+    few = engine.DIGEST_AFTER
+    for _ in range(few + 2):
+        late(20)
+
+    first = engine.escalations_sweep()
+
+    assert len(first.opened) == few + 2
+    mine = Notification.objects.filter(recipient=executive)
+    assert sorted(mine.values_list("channel", flat=True)) == ["email", "portal"]
+    digest = mine.get(channel="email")
+    assert digest.subject == f"{few + 2} new escalations in your scope"
+    assert f"By trigger: Milestone delay {few + 2}" in digest.body
+    assert digest.body.count("\n- Escalation (Milestone delay)") == engine.DIGEST_LISTED
+    assert digest.dedupe_key.startswith("escalation-digest:")
+    # Idempotent: a second sweep opens nothing and sends nothing more.
+    engine.escalations_sweep()
+    assert mine.count() == 2
+
+
+def test_up_to_the_threshold_each_escalation_is_its_own_message(rules, late, executive):
+    for _ in range(engine.DIGEST_AFTER):
+        late(20)
+
+    engine.escalations_sweep()
+
+    portal = Notification.objects.filter(recipient=executive, channel="portal")
+    assert portal.count() == engine.DIGEST_AFTER
+    assert not portal.filter(dedupe_key__startswith="escalation-digest:").exists()
