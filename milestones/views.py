@@ -222,7 +222,9 @@ def mine(request):
         due_soon=Count("pk", filter=Q(is_due_soon=True)),
         stale=Count("pk", filter=Q(is_stale=True)),
     )
-    page = Paginator(milestones, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CountedPaginator(
+        milestones, LIST_PAGE_SIZE, count=summary["total"]
+    ).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -239,6 +241,19 @@ def mine(request):
             stale_days=STALE_DAYS,
         ),
     )
+
+
+class CountedPaginator(Paginator):
+    """A paginator told the number of rows (already counted with the page's
+    other figures) instead of counting them again."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @property
+    def count(self) -> int:
+        return self._known_count
 
 
 @login_required
