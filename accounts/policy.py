@@ -61,6 +61,7 @@ API
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -146,17 +147,18 @@ def forget_grants() -> None:
         memo.clear()
 
 
-def _read_once(kind: str, user, codename: str, subquery: Callable[[], QuerySet]):
-    """The ids of ``subquery()`` as a list read once per block, or the
-    subquery itself outside a block or when it holds too many ids."""
+def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
+    """The ids ``ids()`` lists (a ``values_list(..., flat=True)`` queryset),
+    read once per ``grants_read_once`` block; None outside a block or when
+    there are too many to be worth a literal list (the caller then uses its
+    subquery)."""
     read = _grants_read.get()
     if read is None:
-        return subquery()
-    key = (kind, user.pk, codename)
+        return None
     if key not in read:
-        ids = list(subquery().values_list("pk", flat=True)[: MAX_LITERAL_IDS + 1])
-        read[key] = ids if len(ids) <= MAX_LITERAL_IDS else None
-    return subquery() if read[key] is None else read[key]
+        listed = list(ids()[: MAX_LITERAL_IDS + 1])
+        read[key] = listed if len(listed) <= MAX_LITERAL_IDS else None
+    return read[key]
 
 
 def scope_signature(user, action: str = VIEW) -> str | None:
@@ -167,8 +169,6 @@ def scope_signature(user, action: str = VIEW) -> str | None:
     same signature see the same milestones, so a figure computed for one may
     be kept for the other. None outside ``grants_read_once`` or when a grant
     list is too long to be read as a list."""
-    import hashlib
-
     if _grants_read.get() is None:
         return None
     if user is None or not user.is_authenticated or not user.is_active:
@@ -195,9 +195,11 @@ def covered_org_units(user, codename: str):
     instead of testing the subtree row by row. Within ``grants_read_once``,
     a list of ids read once.
     """
-    return _read_once(
-        "units", user, codename, lambda: _covered_org_units(user, codename)
+    ids = _ids_read_once(
+        ("units", user.pk, codename),
+        lambda: _covered_org_units(user, codename).values_list("pk", flat=True),
     )
+    return _covered_org_units(user, codename) if ids is None else ids
 
 
 def _covered_org_units(user, codename: str) -> QuerySet:
@@ -220,21 +222,17 @@ def _org_unit_q(user, codename: str, lookup: str) -> Q:
 
 def _granted_ids(label: str, user, codename: str) -> list | None:
     """Ids of the objects a per-object grant table gives ``user`` ``codename``
-    on: a list read once within ``grants_read_once``; None outside a block
-    (or when there are too many), meaning: use the correlated ``EXISTS``."""
-    read = _grants_read.get()
-    if read is None:
-        return None
-    key = (label, user.pk, codename)
-    if key not in read:
-        ids = list(
+    on, read once within ``grants_read_once``; None outside a block (or when
+    there are too many), meaning: use the correlated ``EXISTS``."""
+    return _ids_read_once(
+        (label, user.pk, codename),
+        lambda: (
             apps.get_model(label)
             .objects.filter(user=user, permission__codename=codename)
             .order_by()
-            .values_list("content_object_id", flat=True)[: MAX_LITERAL_IDS + 1]
-        )
-        read[key] = ids if len(ids) <= MAX_LITERAL_IDS else None
-    return read[key]
+            .values_list("content_object_id", flat=True)
+        ),
+    )
 
 
 def _portfolio_q(user, codename: str, lookup: str) -> Q:

@@ -1050,16 +1050,11 @@ def _top_up_history(ctx: DatasetContext, step) -> None:
             Milestone.objects.filter(pk__in=ids[start : start + REVISION_CHUNK])
         )
         chunk.sort(key=lambda m: m.pk)
+        plans = [m.communication_plan for m in chunk]
         for k in range(rounds):
-            restore = k == rounds - 1
-            for m in chunk:
-                if not hasattr(m, "_plan_text"):
-                    m._plan_text = m.communication_plan
-                m.communication_plan = (
-                    m._plan_text
-                    if restore
-                    else f"{m._plan_text} {REVISION_NOTES[k % len(REVISION_NOTES)]}"
-                )
+            note = "" if k == rounds - 1 else REVISION_NOTES[k % len(REVISION_NOTES)]
+            for m, plan in zip(chunk, plans, strict=True):
+                m.communication_plan = f"{plan} {note}" if note else plan
             rows = history.bulk_history_create(
                 chunk,
                 batch_size=BATCH,

@@ -81,7 +81,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.roles import VIEW
-from portal.db import DaysBetween, Ratio
+from portal.db import DaysBetween, Ratio, newest_history_id
 from portal.errors import Conflict, Invalid
 
 from .models import (
@@ -810,17 +810,12 @@ def _outlook_keys(
     an outlook is computed from: a changed portfolio gets a new key, an
     unchanged one finds its outlook without loading its network.
     """
-    newest_change = (
-        Milestone.history.model.objects.filter(portfolio_id=OuterRef("pk"))
-        .order_by("-history_id")
-        .values("history_id")[:1]
-    )
-    newest_link = Dependency.history.model.objects.order_by("-history_id").values(
-        "history_id"
-    )[:1]
     rows = (
         readable.filter(pk__in=ids)
-        .annotate(changed=Subquery(newest_change), linked=Subquery(newest_link))
+        .annotate(
+            changed=newest_history_id(Milestone, portfolio_id=OuterRef("pk")),
+            linked=newest_history_id(Dependency),
+        )
         .values_list("pk", "changed", "linked")
     )
     return {

@@ -39,10 +39,10 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    Max,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -54,7 +54,7 @@ from django.utils import timezone
 from accounts import policy
 from accounts.models import OrgUnit
 from accounts.roles import VIEW
-from portal.db import Ratio
+from portal.db import Ratio, newest_history_id
 
 from .models import Milestone, MilestoneCategory, Portfolio, Status
 from .querysets import (
@@ -392,19 +392,12 @@ def portfolio_figures(
 def _portfolio_versions(ids: list[int]) -> dict[int, str]:
     """The newest history ids of each portfolio's milestones and categories
     (one query, an index probe each)."""
-    newest_milestone = (
-        Milestone.history.model.objects.filter(portfolio_id=OuterRef("pk"))
-        .order_by("-history_id")
-        .values("history_id")[:1]
-    )
-    newest_category = (
-        MilestoneCategory.history.model.objects.filter(portfolio_id=OuterRef("pk"))
-        .order_by("-history_id")
-        .values("history_id")[:1]
-    )
     rows = (
         Portfolio.objects.filter(pk__in=ids)
-        .annotate(m=Subquery(newest_milestone), c=Subquery(newest_category))
+        .annotate(
+            m=newest_history_id(Milestone, portfolio_id=OuterRef("pk")),
+            c=newest_history_id(MilestoneCategory, portfolio_id=OuterRef("pk")),
+        )
         .values_list("pk", "m", "c")
     )
     return {pk: f"{m}-{c}" for pk, m, c in rows}
@@ -653,9 +646,7 @@ def regional_comparison(
     if signature is None:
         return _compute_regional_comparison(user, portfolio, today=today)
     newest = [
-        model.history.model.objects.order_by("-history_id")
-        .values_list("history_id", flat=True)
-        .first()
+        model.history.aggregate(newest=Max("history_id"))["newest"]
         for model in (Milestone, OrgUnit)
     ]
     key = (

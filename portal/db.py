@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import DecimalField, Func, IntegerField
+from django.db.models import DecimalField, Func, IntegerField, Subquery
 
 
 class DaysBetween(Func):
@@ -63,3 +63,18 @@ class Ratio(Func):
 
     def as_sqlite(self, compiler, connection, **extra_context):
         return self._ratio_sql(compiler, connection, "REAL", **extra_context)
+
+
+def newest_history_id(model, **filters) -> Subquery:
+    """The newest history id of ``model``'s rows matching ``filters`` (which
+    may use ``OuterRef``), as a subquery; None when there is none.
+
+    Every write to a tracked model adds a history row and history ids only
+    grow, so this names the state of those rows: memo keys are built from it.
+    With an index on (filter column, history id) it is one index probe.
+    """
+    return Subquery(
+        model.history.model.objects.filter(**filters)
+        .order_by("-history_id")
+        .values("history_id")[:1]
+    )

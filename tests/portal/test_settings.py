@@ -77,6 +77,9 @@ CASES = {
         ["manage.py", "check"], DEBUG="False", ALLOWED_HOSTS="cairn.example.com"
     ),
     "defaults": lambda: start(["-c", SHOW_SETTINGS], DEBUG="True"),
+    "makemigrations": lambda: start(
+        ["manage.py", "makemigrations", "--check", "--dry-run"], DEBUG="False"
+    ),
     "configured": lambda: start(
         ["-c", SHOW_SETTINGS],
         DEBUG="True",
@@ -123,6 +126,12 @@ def test_production_refuses_to_start_without_a_secret_key(results):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "Set SECRET_KEY (or DEBUG=True for development)." in result.stderr
+
+
+def test_the_migration_check_needs_no_secret(results):
+    result = results["makemigrations"]
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_defaults_are_sqlite_and_eager_tasks(results):
