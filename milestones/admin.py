@@ -40,6 +40,7 @@ from .admin_forms import (
     MilestoneConfirmImportForm,
     MilestoneImportForm,
     PortfolioAdminForm,
+    import_plan_sign,
     percent_text,
 )
 from .models import (
@@ -60,6 +61,16 @@ from .models import (
     StrategicObjective,
 )
 from .resources import MilestoneResource
+
+
+def _row_messages(row) -> list[str]:
+    """A refused import row's reasons, column by column, as sentences."""
+    found = [
+        f"{field}: {' '.join(str(m) for m in errors)}"
+        for field, errors in row.field_specific_errors.items()
+    ]
+    return found + [str(m) for m in row.non_field_specific_errors]
+
 
 MILESTONE_FIELDS = frozenset(f.name for f in Milestone._meta.fields)
 MILESTONE_WRITABLE = frozenset(
@@ -789,7 +800,9 @@ class MilestoneAdmin(ImportExportMixin, ServiceAdmin):
         return data
 
     def get_import_resource_kwargs(self, request, **kwargs):
-        return {"user": request.user}
+        # A preview leaves what it saw of each row here, for the confirm form.
+        sink = request.__dict__.setdefault("_milestone_import_plan", {})
+        return {"user": request.user, "plan_sink": sink}
 
     def get_export_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}
@@ -798,6 +811,10 @@ class MilestoneAdmin(ImportExportMixin, ServiceAdmin):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["reason"] = import_form.cleaned_data["reason"]
+            plan = getattr(request, "_milestone_import_plan", {}).get("plan", {})
+            initial["plan"] = import_plan_sign(
+                plan, file_name=initial["import_file_name"]
+            )
         return initial
 
     def get_import_data_kwargs(self, **kwargs):
@@ -805,7 +822,42 @@ class MilestoneAdmin(ImportExportMixin, ServiceAdmin):
         kwargs = super().get_import_data_kwargs(**kwargs)
         if form is not None and form.is_valid():
             kwargs["reason"] = form.cleaned_data.get("reason", "")
+            if "plan_rows" in form.cleaned_data:
+                kwargs["plan"] = form.cleaned_data["plan_rows"]
         return kwargs
+
+    def process_result(self, result, request):
+        """After a confirm: success only for what was saved. A file refused
+        at the confirm (a row changed since the preview, or any other row
+        error) saved nothing; the page says so, row by row."""
+        if not result.has_errors() and not result.has_validation_errors():
+            return super().process_result(result, request)
+        problems = [
+            f"Row {row.number}: {' '.join(_row_messages(row))}"
+            for row in result.invalid_rows
+        ] + [
+            f"Row {error.number}: {error.error}"
+            for _, errors in result.row_errors()
+            for error in errors
+        ]
+        messages.error(
+            request, "Nothing was imported. " + " ".join(problems or ["See below."])
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import",
+            "opts": self.model._meta,
+            "result": result,
+            "form": self.get_import_form_class(request)(
+                self.get_import_formats(),
+                self.get_import_resource_classes(request),
+                initial=self.get_import_form_initial(request),
+            ),
+            "media": self.media,
+            "import_error_display": self.import_error_display,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
 
 
 @admin.register(Dependency)

@@ -6,9 +6,11 @@ service refuses comes back as form errors (``accounts.admin_base``).
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from django import forms
+from django.core import signing
 from django.forms.models import BaseInlineFormSet
 from import_export.forms import ConfirmImportForm, ImportForm
 
@@ -192,8 +194,36 @@ class MilestoneImportForm(ImportForm):
     )
 
 
+IMPORT_PLAN_SALT = "milestones.import-plan"
+
+
+def import_plan_sign(plan: dict, *, file_name: str) -> str:
+    """The preview's view of each row, signed so a confirm can trust it."""
+    return signing.dumps(
+        {"file": os.path.basename(file_name), "rows": plan}, salt=IMPORT_PLAN_SALT
+    )
+
+
 class MilestoneConfirmImportForm(ConfirmImportForm):
     reason = forms.CharField(widget=forms.HiddenInput, max_length=REASON_MAX_LENGTH)
+    # What the preview showed of each row (see MilestoneResource.after_init_instance).
+    plan = forms.CharField(widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            plan = signing.loads(
+                cleaned.get("plan") or "", salt=IMPORT_PLAN_SALT, max_age=86400
+            )
+        except signing.BadSignature:
+            plan = None
+        stored = os.path.basename(cleaned.get("import_file_name") or "")
+        if not plan or plan.get("file") != stored:
+            raise forms.ValidationError(
+                "This confirmation does not match a preview; upload the file again."
+            )
+        cleaned["plan_rows"] = plan["rows"]
+        return cleaned
 
 
 class ApprovalDecisionAdminForm(forms.ModelForm):

@@ -254,11 +254,18 @@ class MilestoneResource(resources.ModelResource):
         clean_model_instances = True
         use_transactions = True
 
-    def __init__(self, *, user=None, **kwargs):
+    def __init__(self, *, user=None, plan_sink: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         self.user = user
         # (portfolio slug, code) -> milestones, read for a whole file at once.
         self._by_code: dict[tuple[str, str], list[Milestone]] | None = None
+        # What a preview saw of each row: row number -> [milestone id, version]
+        # (``[None, None]`` for a new row). A preview writes it into
+        # ``plan_sink``; a confirm passes it back as ``plan`` and every row
+        # must still be what the preview showed.
+        self._plan_sink = plan_sink
+        self._seen: dict[str, list[int | None]] = {}
+        self._plan: dict[str, list[int | None]] | None = None
 
     def get_user_visible_fields(self):
         # The columns an import reads (the export-only ones are left out).
@@ -342,8 +349,12 @@ class MilestoneResource(resources.ModelResource):
         # Within one file, a related row is looked up once per natural key and
         # a permission checked once per object (the file is one transaction).
         kwargs["lookups"] = {}
+        self._plan = kwargs.pop("plan", None)
+        if self._plan is not None and len(self._plan) != len(dataset):
+            raise ValueError("The file does not match its preview.")
+        self._seen = {}
         with policy.remembered():
-            return super().import_data(
+            result = super().import_data(
                 dataset,
                 dry_run=dry_run,
                 raise_errors=raise_errors,
@@ -352,6 +363,9 @@ class MilestoneResource(resources.ModelResource):
                 rollback_on_validation_errors=True,
                 **kwargs,
             )
+        if dry_run and self._plan_sink is not None:
+            self._plan_sink["plan"] = dict(self._seen)
+        return result
 
     def before_import(self, dataset, **kwargs):
         if self.user is None:
@@ -386,6 +400,41 @@ class MilestoneResource(resources.ModelResource):
                 key = (milestone.portfolio.slug, milestone.code)
                 found.setdefault(key, []).append(milestone)
         return found
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        """Record what this row targets; on a confirm, refuse a row whose
+        target changed since the preview (a milestone edited meanwhile, or a
+        code taken by a milestone created meanwhile)."""
+        seen = [None, None] if new else [instance.pk, instance.version]
+        number = str(kwargs["row_number"])
+        self._seen[number] = seen
+        if self._plan is None:
+            return
+        previewed = self._plan.get(number)
+        if previewed == seen:
+            return
+        if previewed is None or previewed[0] is None:
+            what = (
+                "it was a new milestone in the preview, but code "
+                f"{instance.code!r} now names an existing milestone"
+            )
+        elif new:
+            what = "the milestone it updated in the preview is no longer there"
+        elif previewed[0] != instance.pk:
+            what = "it now names another milestone"
+        else:
+            what = (
+                f"the milestone was changed by someone else (version "
+                f"{previewed[1]} in the preview, {instance.version} now)"
+            )
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"This row changed since the preview: {what}. "
+                    "Preview the file again."
+                ]
+            }
+        )
 
     def validate_instance(
         self, instance, import_validation_errors=None, validate_unique=True
@@ -456,6 +505,10 @@ class MilestoneResource(resources.ModelResource):
         raw_version = _text(row.get("version"))
         try:
             expected = int(Decimal(raw_version)) if raw_version else None
+            if expected is None and self._plan is not None:
+                # No version column: the version the preview saw, so a change
+                # that lands between this row's check and its save is refused.
+                expected = instance.version
         except (InvalidOperation, ValueError):
             raise ValidationError(
                 {NON_FIELD_ERRORS: [f"{raw_version!r} is not a version number."]}

@@ -370,3 +370,88 @@ def test_exported_file_imports_back_unchanged(signed_in, pmo, org, portfolio):
     assert not result.has_errors() and not result.has_validation_errors()
     assert result.totals["update"] == 1
     assert Milestone.objects.get(code="RT-1").version == 1  # nothing changed
+
+
+# Preview, then confirm: the confirm re-checks every row -------------------------
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+def test_confirm_refuses_a_row_changed_since_the_preview(
+    signed_in, pmo, org, portfolio
+):
+    existing = make_milestone(portfolio, org.fr, name="Before")
+    client = signed_in(pmo)
+    # No version column: the preview's view of the row is what the confirm
+    # checks against.
+    preview = upload(client, csv_file([{"id": existing.pk, "name": "From the file"}]))
+    assert preview.context["result"].totals["update"] == 1
+    services.milestone_update(
+        actor=None, milestone=existing, expected_version=1, name="Edited meanwhile"
+    )
+
+    done = confirm(client, preview)
+
+    assert done.status_code == 200  # the page again, not a redirect to success
+    text = " ".join(_messages(done))
+    assert "Nothing was imported" in text
+    assert "Row 1" in text and "changed since the preview" in text
+    assert not any("Import finished" in m for m in _messages(done))
+    existing.refresh_from_db()
+    assert (existing.name, existing.version) == ("Edited meanwhile", 2)
+    assert Milestone.history.filter(id=existing.pk).count() == 2
+
+
+def test_confirm_fails_the_whole_file_when_one_row_went_stale(
+    signed_in, pmo, org, portfolio
+):
+    first = make_milestone(portfolio, org.fr, name="First")
+    second = make_milestone(portfolio, org.de, name="Second")
+    client = signed_in(pmo)
+    rows = [
+        {"id": first.pk, "version": 1, "name": "First, renamed"},
+        {"id": second.pk, "version": 1, "name": "Second, renamed"},
+    ]
+    preview = upload(client, csv_file(rows))
+    services.milestone_update(
+        actor=None, milestone=second, expected_version=1, name="Second, edited"
+    )
+
+    done = confirm(client, preview)
+
+    text = " ".join(_messages(done))
+    assert "Nothing was imported" in text and "Row 2" in text
+    first.refresh_from_db()
+    assert (first.name, first.version) == ("First", 1)
+
+
+def test_confirm_refuses_a_new_row_whose_code_was_taken_since_the_preview(
+    signed_in, pmo, plan, org, portfolio
+):
+    client = signed_in(pmo)
+    preview = upload(client, csv_file([row(code="M-9")]))
+    assert preview.context["result"].totals["new"] == 1
+    make_milestone(portfolio, org.fr, code="M-9", name="Created meanwhile")
+
+    done = confirm(client, preview)
+
+    assert "changed since the preview" in " ".join(_messages(done))
+    assert Milestone.objects.filter(code="M-9").count() == 1
+    assert Milestone.objects.get(code="M-9").name == "Created meanwhile"
+
+
+def test_confirm_plan_cannot_be_forged(signed_in, pmo, org, portfolio):
+    existing = make_milestone(portfolio, org.fr, name="Before")
+    client = signed_in(pmo)
+    preview = upload(client, csv_file([{"id": existing.pk, "name": "From the file"}]))
+    form = preview.context["confirm_form"]
+    data = {name: form[name].value() for name in form.fields}
+    data["plan"] = data["plan"][:-3] + "xyz"
+
+    done = client.post(url("process_import"), data)
+
+    assert done.status_code == 200
+    existing.refresh_from_db()
+    assert existing.name == "Before"
