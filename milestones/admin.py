@@ -13,6 +13,8 @@ service creates them, and are read-only once saved.
 
 from __future__ import annotations
 
+import zipfile
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
@@ -825,6 +827,34 @@ class MilestoneAdmin(ImportExportMixin, ServiceAdmin):
             if "plan_rows" in form.cleaned_data:
                 kwargs["plan"] = form.cleaned_data["plan_rows"]
         return kwargs
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        """A file that cannot be read, said as a person would (never the
+        exception's class name)."""
+        chosen = (
+            form.cleaned_data.get("format") if hasattr(form, "cleaned_data") else None
+        )
+        formats = self.get_import_formats()
+        try:
+            title = formats[int(chosen)]().get_title().upper()
+        except (TypeError, ValueError, IndexError):
+            title = "the chosen format"
+        if isinstance(e, UnicodeError):
+            message = (
+                'The file is not UTF-8 text. Save it as "CSV UTF-8" or upload '
+                "it as XLSX."
+            )
+        elif isinstance(e, zipfile.BadZipFile) or title == "XLSX":
+            message = (
+                "The file is not an Excel workbook (.xlsx). Choose the format "
+                "that matches the file, or save it as .xlsx."
+            )
+        else:
+            message = (
+                f"The file could not be read as {title}. Check that the format "
+                "chosen matches the file."
+            )
+        form.add_error("import_file", message)
 
     def process_result(self, result, request):
         """After a confirm: success only for what was saved. A file refused

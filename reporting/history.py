@@ -28,6 +28,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.roles import VIEW
 from milestones import selectors as ms
@@ -49,6 +50,7 @@ from milestones.querysets import (
     planned_share_expr,
 )
 from portal.db import Ratio
+from portal.errors import Invalid
 from risks.models import Escalation, Risk, severity_for
 
 from . import charts
@@ -64,6 +66,21 @@ from .selectors import (
 )
 
 
+def portfolio_existed_on(portfolio, day: date) -> date | bool:
+    """True when ``portfolio`` existed at the end of ``day``, else the day it
+    was created (its first history record; backdated demo history counts)."""
+    first = (
+        portfolio.history.filter(history_type="+")
+        .order_by("history_date")
+        .values_list("history_date", flat=True)
+        .first()
+    )
+    created = min(filter(None, (first, portfolio.created_at)))
+    if created <= end_of_day(day):
+        return True
+    return timezone.localdate(created)
+
+
 class HistorySource:
     """The figures of one portfolio at the end of ``as_of``, for ``user``."""
 
@@ -74,6 +91,12 @@ class HistorySource:
         self.portfolio = portfolio
         self.today = as_of
         self.moment = end_of_day(as_of)
+        existed = portfolio_existed_on(portfolio, as_of)
+        if existed is not True:
+            raise Invalid(
+                f"Portfolio {portfolio.slug!r} did not exist on {as_of} "
+                f"(it was created on {existed}); choose a later date."
+            )
 
     # Snapshots ----------------------------------------------------------------
 

@@ -455,3 +455,25 @@ def test_confirm_plan_cannot_be_forged(signed_in, pmo, org, portfolio):
     assert done.status_code == 200
     existing.refresh_from_db()
     assert existing.name == "Before"
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "expected"),
+    [
+        (b"name,code\n\xff\xfe\x00bad", CSV, "The file is not UTF-8 text"),
+        (b"name,code\nA,B\n", XLSX, "not an Excel workbook"),
+    ],
+)
+def test_unreadable_file_is_explained_without_exception_names(
+    signed_in, pmo, plan, content, fmt, expected
+):
+    file = SimpleUploadedFile("plan.bin", content)
+
+    response = upload(signed_in(pmo), file, fmt=fmt)
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors["import_file"])
+    assert expected in errors
+    for name in ("UnicodeDecodeError", "BadZipFile", "Error", "encountered"):
+        assert name not in errors
+    assert Milestone.objects.count() == 0

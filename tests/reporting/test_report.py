@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from milestones.models import Status
 from milestones.selectors import category_progress, portfolio_progress
+from portal.errors import Invalid
 from reporting import selectors, services
 from reporting.selectors import SYSTEM, executive_report
 from risks import services as risk_services
@@ -129,12 +130,11 @@ def test_as_of_report_leaves_out_changes_made_after_the_date(programme, executiv
     assert "Regulator audit moved forward" not in past_text
     assert "Platform handed over to operations" in live_text
     assert "Regulator audit moved forward" in live_text
-    # Before everything existed, the report is empty rather than wrong.
-    empty = executive_report(
-        executive, portfolio, as_of=timezone.localdate() - timedelta(days=30)
-    )
-    assert empty.progress.milestone_count == 0
-    assert empty.top_risks == [] and empty.kpis == []
+    # Before the portfolio existed there is no report (not a 0 % one).
+    with pytest.raises(Invalid, match="did not exist on"):
+        executive_report(
+            executive, portfolio, as_of=timezone.localdate() - timedelta(days=30)
+        )
 
 
 def test_history_source_reproduces_todays_live_figures(programme, executive):
@@ -211,6 +211,69 @@ def test_command_refuses_bad_input(portfolio, tmp_path, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("executive_report", *args, "--out", str(out))
     assert not out.exists()
+
+
+def test_command_refuses_a_directory_as_out(portfolio, tmp_path):
+    with pytest.raises(CommandError, match="is a directory; name the file"):
+        call_command("executive_report", portfolio.slug, "--out", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_refuses_a_day_before_the_portfolio_existed(portfolio, tmp_path):
+    out = tmp_path / "x.pdf"
+    before = timezone.localdate(portfolio.created_at) - timedelta(days=1)
+    with pytest.raises(CommandError, match="did not exist on"):
+        call_command(
+            "executive_report",
+            portfolio.slug,
+            "--out",
+            str(out),
+            "--as-of",
+            before.isoformat(),
+        )
+    assert not out.exists()
+
+
+def test_report_page_refuses_a_day_before_the_portfolio_existed(client, portfolio, pmo):
+    client.force_login(pmo)
+    before = timezone.localdate(portfolio.created_at) - timedelta(days=1)
+    url = f"/reports/{portfolio.slug}/executive/?as_of={before.isoformat()}"
+
+    response = client.get(url)
+
+    assert response.status_code == 400
+    assert b"did not exist on" in response.content
+
+
+def test_command_line_errors_are_one_line_without_a_traceback():
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "executive_report",
+            "any",
+            "--out",
+            "/tmp/x.pdf",
+            "--as-of",
+            "2026-13-01",
+        ],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "DEBUG": "True"},
+    )
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "CommandError: --as-of wants a date as YYYY-MM-DD, not '2026-13-01'."
+    ]
 
 
 def test_command_as_user_is_scoped(programme, tmp_path, org, member):

@@ -21,7 +21,7 @@ from milestones import services
 from milestones.selectors import portfolio_progress
 
 from ..factories import UserFactory, make_milestone, make_portfolio
-from .helpers import pdf_text
+from .helpers import backdate_history, pdf_text
 
 pytestmark = pytest.mark.django_db
 
@@ -291,6 +291,7 @@ def test_bad_as_of_answers_400(client, executive, programme, value):
 
 def test_preview_as_of_a_past_day(client, executive, programme):
     client.force_login(executive)
+    backdate_history(3)
     day = timezone.localdate() - timedelta(days=1)
     response = client.get(
         url("executive_preview", programme.portfolio.slug), {"as_of": day.isoformat()}
