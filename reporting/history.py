@@ -18,12 +18,14 @@ aggregation is restated, because the live selectors aggregate through the
 live tables' relations.
 
 Scope: a row is included when the reader may view the object today (its
-current scope decides); approvals are not reconstructed yet (their app does
-not exist), so a past report lists none.
+current scope decides). Approval requests pending at the end of the day are
+listed from their history rows (a request decided later still shows as
+pending on that day; one decided by then does not).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -34,6 +36,7 @@ from accounts.roles import VIEW
 from milestones import selectors as ms
 from milestones.models import (
     KPI,
+    ApprovalRequest,
     Dependency,
     Milestone,
     MilestoneCategory,
@@ -64,6 +67,19 @@ from .selectors import (
     kpi_statuses,
     limited,
 )
+
+
+@dataclass(frozen=True)
+class PastApproval:
+    """A request as it stood on a past day, written as the live report writes
+    a request (``ApprovalRequest.__str__``)."""
+
+    id: int
+    kind: str
+    milestone: str
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.kind}: {self.milestone}"
 
 
 def portfolio_existed_on(portfolio, day: date) -> date | bool:
@@ -317,8 +333,35 @@ class HistorySource:
             pk__in=written,
         )
 
-    def approvals(self) -> list:
-        return []
+    def _pending(self, kind: str | None = None) -> list[PastApproval]:
+        """Requests pending at the end of the day (their latest history row
+        by then says pending), in the reader's scope, oldest first; each named
+        with its milestone's name of that day. Two queries."""
+        visible = ApprovalRequest.objects.restrict(self.user, VIEW).filter(
+            milestone__portfolio=self.portfolio
+        )
+        rows = self.snapshot(ApprovalRequest, status=ApprovalRequest.Status.PENDING)
+        rows = rows.filter(id__in=visible.values("pk"))
+        if kind is not None:
+            rows = rows.filter(kind=kind)
+        rows = list(
+            rows.order_by("requested_at", "id").values_list(
+                "id", "kind", "milestone_id"
+            )[:LIST_LIMIT]
+        )
+        names = dict(
+            self.snapshot(Milestone, id__in={m for _, _, m in rows}).values_list(
+                "id", "name"
+            )
+        )
+        labels = dict(ApprovalRequest.Kind.choices)
+        return [
+            PastApproval(pk, str(labels.get(k, k)), names.get(m, ""))
+            for pk, k, m in rows
+        ]
 
-    def reauthorizations(self) -> list:
-        return []
+    def approvals(self) -> list[PastApproval]:
+        return self._pending()
+
+    def reauthorizations(self) -> list[PastApproval]:
+        return self._pending(ApprovalRequest.Kind.REAUTHORIZATION)

@@ -314,3 +314,66 @@ def test_pdf_lists_pending_approvals_and_reauthorizations(programme, executive, 
     assert "Pending approvals" in text
     assert "No approval pending." not in text
     assert platform.name in text.split("Pending approvals", 1)[1]
+
+
+def test_as_of_report_lists_the_approvals_pending_that_day(programme, executive, pmo):
+    from milestones.models import ApprovalRequest
+    from milestones.services import approval_decide, approval_request
+
+    platform = programme.platform
+    reauthorization = approval_request(
+        actor=pmo,
+        milestone=platform,
+        kind=ApprovalRequest.Kind.REAUTHORIZATION,
+        reason="Vendor price increase",
+        new_approved_budget=platform.approved_budget + Decimal("1000"),
+    )
+    baseline = approval_request(
+        actor=pmo,
+        milestone=platform,
+        kind=ApprovalRequest.Kind.BASELINE_CHANGE,
+        reason="Criteria sharpened",
+        new_success_criteria="Platform serves every region.",
+    )
+    backdate_history(10)
+    # After the report day: the reauthorization is approved.
+    approval_decide(actor=executive, approval=reauthorization, outcome="approve")
+    day = timezone.localdate() - timedelta(days=5)
+
+    past = executive_report(executive, programme.portfolio, as_of=day)
+    live = executive_report(executive, programme.portfolio)
+
+    assert [a.id for a in past.approvals] == [reauthorization.pk, baseline.pk]
+    assert [a.id for a in past.resource_needs] == [reauthorization.pk]
+    assert [a.pk for a in live.approvals] == [baseline.pk]
+    assert live.resource_needs == []
+    # Written as the live report writes a request.
+    assert str(past.approvals[1]) == str(ApprovalRequest.objects.get(pk=baseline.pk))
+    text = " ".join(pdf_text(services.report_pdf(past)).split())
+    assert "No reauthorization pending." not in text
+    assert "No approval pending." not in text
+    assert f"#{reauthorization.pk} Budget/timeline reauthorization" in text
+
+
+def test_as_of_report_hides_pending_approvals_out_of_the_readers_scope(
+    programme, pmo, member, org
+):
+    from accounts.roles import Role
+    from milestones.models import ApprovalRequest
+    from milestones.services import approval_request
+
+    outside = programme.tokyo  # Japan: outside EMEA
+    approval_request(
+        actor=pmo,
+        milestone=outside,
+        kind=ApprovalRequest.Kind.BASELINE_CHANGE,
+        reason="Out of EMEA",
+        new_success_criteria="Elsewhere.",
+    )
+    backdate_history(10)
+    reader = member(Role.CONTRIBUTOR, org.emea, username="emea-reader")
+    day = timezone.localdate() - timedelta(days=5)
+
+    past = executive_report(reader, programme.portfolio, as_of=day)
+
+    assert past.approvals == []
