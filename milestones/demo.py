@@ -11,6 +11,8 @@ late, over-budget, stale, due-soon, pending-validation and completed ones.
 
 Every write goes through ``milestones.services`` (planning by the demo PMO,
 progress by the demo contributors and owners). Dates are relative to today.
+History is dated as the story goes (``portal.history_clock``): the plan a week
+before the first report, each report and KPI measurement on its day.
 Running it again creates nothing: rows are keyed by natural keys (portfolio
 slug, objective code, milestone code, checkpoint name, KPI name, ...), and
 progress updates and KPI measurements are only written for a milestone or KPI
@@ -18,7 +20,7 @@ that has none yet.
 
 Past progress reports are dated with the ``submitted_at`` keyword of
 ``services.milestone_submit_update`` (system use: never in the future, never
-before the previous report). History rows keep the time they were written.
+before the previous report), and their history rows carry the same time.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import services as account_services
+from portal.history_clock import recorded_at
 
 from . import services
 from .models import KPI, Dependency, Milestone, Portfolio, ProgressUpdate, Status
 
-# How far back the demo's progress history reaches.
+# How far back the demo's progress history reaches, and when the plan was made.
 HISTORY_DAYS = 84
+PLANNED_DAYS_AGO = HISTORY_DAYS + 7
 CENT = Decimal("0.01")
 
 
@@ -1277,6 +1281,21 @@ def _set_capacities(units) -> None:
 
 
 def _seed_portfolio(plan: PortfolioPlan, units, users, today: date, counts) -> None:
+    # The plan was made a week before the first report on record: its history
+    # (and that of the reports after it) is dated in the past, so an as-of
+    # report of a past day shows the demo's past.
+    with recorded_at(_at(today - timedelta(days=PLANNED_DAYS_AGO), 0)):
+        portfolio, objectives, milestones = _plan_portfolio(
+            plan, units, users, today, counts
+        )
+    for m in plan.milestones:
+        counts["updates"] += _report_progress(milestones[m.code], m, users, today)
+    _ensure_kpis(plan, portfolio, objectives, milestones, users, today)
+
+
+def _plan_portfolio(plan: PortfolioPlan, units, users, today: date, counts):
+    """The portfolio, its objectives, milestones, checkpoints, allocations and
+    dependencies, as the PMO planned them."""
     pmo = users["pmo"]
 
     def day(offset: int) -> date:
@@ -1320,9 +1339,7 @@ def _seed_portfolio(plan: PortfolioPlan, units, users, today: date, counts) -> N
         _ensure_checkpoints(milestone, m, plan, pmo, day)
         _ensure_allocations(milestone, m, plan, units, pmo)
     _ensure_dependencies(plan, portfolio, milestones, pmo)
-    for m in plan.milestones:
-        counts["updates"] += _report_progress(milestones[m.code], m, users, today)
-    _ensure_kpis(plan, portfolio, objectives, milestones, users, today)
+    return portfolio, objectives, milestones
 
 
 def _money(value, step: str = "1") -> Decimal:
@@ -1484,24 +1501,26 @@ def _report_progress(milestone: Milestone, m: Plan, users, today: date) -> int:
             status = _status_on_the_way(story, n, count)
             spend = _money(eac * percent / 100, "100")
         forecast = planned + timedelta(days=round(story.delay * float(share)))
-        update = services.milestone_submit_update(
-            actor=_author(m, users, n),
-            milestone=milestone,
-            expected_version=version,
-            status=status,
-            percent_complete=percent,
-            actual_spend=spend,
-            estimate_at_completion=eac,
-            forecast_completion=max(forecast, milestone.planned_start),
-            achievements=ACHIEVEMENTS[(n + len(m.code)) % len(ACHIEVEMENTS)],
-            blockers=story.blocker if last or n == count - 1 else "",
-            next_steps=(
-                "Hand over to operations and close the milestone."
-                if status == Status.COMPLETED
-                else NEXT_STEPS[n % len(NEXT_STEPS)]
-            ),
-            submitted_at=_at(today - timedelta(days=ago), n),
-        )
+        submitted = _at(today - timedelta(days=ago), n)
+        with recorded_at(submitted):
+            update = services.milestone_submit_update(
+                actor=_author(m, users, n),
+                milestone=milestone,
+                expected_version=version,
+                status=status,
+                percent_complete=percent,
+                actual_spend=spend,
+                estimate_at_completion=eac,
+                forecast_completion=max(forecast, milestone.planned_start),
+                achievements=ACHIEVEMENTS[(n + len(m.code)) % len(ACHIEVEMENTS)],
+                blockers=story.blocker if last or n == count - 1 else "",
+                next_steps=(
+                    "Hand over to operations and close the milestone."
+                    if status == Status.COMPLETED
+                    else NEXT_STEPS[n % len(NEXT_STEPS)]
+                ),
+                submitted_at=submitted,
+            )
         version = update.milestone.version
     return count
 
@@ -1529,18 +1548,19 @@ def _ensure_kpis(plan, portfolio, objectives, milestones, users, today) -> None:
     for k in plan.kpis:
         kpi = existing.get(k.name)
         if kpi is None:
-            kpi = services.kpi_create(
-                actor=pmo,
-                portfolio=portfolio,
-                objective=objectives[k.objective] if k.objective else None,
-                milestone=milestones[k.milestone] if k.milestone else None,
-                name=k.name,
-                kind=k.kind,
-                unit=k.unit,
-                direction=k.direction,
-                baseline=Decimal(k.baseline),
-                target=Decimal(k.target),
-            )
+            with recorded_at(_at(today - timedelta(days=PLANNED_DAYS_AGO), 1)):
+                kpi = services.kpi_create(
+                    actor=pmo,
+                    portfolio=portfolio,
+                    objective=objectives[k.objective] if k.objective else None,
+                    milestone=milestones[k.milestone] if k.milestone else None,
+                    name=k.name,
+                    kind=k.kind,
+                    unit=k.unit,
+                    direction=k.direction,
+                    baseline=Decimal(k.baseline),
+                    target=Decimal(k.target),
+                )
         if kpi.measurements.exists():
             continue
         plan_m = next((m for m in plan.milestones if m.code == k.milestone), None)
@@ -1549,10 +1569,12 @@ def _ensure_kpis(plan, portfolio, objectives, milestones, users, today) -> None:
         points = HISTORY_DAYS // 14
         for n in range(points + 1):
             value = baseline + (current - baseline) * Decimal(n) / Decimal(points)
-            services.kpi_record(
-                actor=recorder,
-                kpi=kpi,
-                measured_on=today - timedelta(days=HISTORY_DAYS - 14 * n),
-                value=value.quantize(Decimal("0.1")),
-                note="Baseline" if n == 0 else "",
-            )
+            measured_on = today - timedelta(days=HISTORY_DAYS - 14 * n)
+            with recorded_at(_at(measured_on, 2)):
+                services.kpi_record(
+                    actor=recorder,
+                    kpi=kpi,
+                    measured_on=measured_on,
+                    value=value.quantize(Decimal("0.1")),
+                    note="Baseline" if n == 0 else "",
+                )

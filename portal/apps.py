@@ -6,7 +6,9 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self):
-        from . import audit
+        from . import audit, history_clock
 
         # History rows and access events are chained into the audit trail.
         audit.connect_receivers()
+        # Seed commands may date the history they write (demo data's past).
+        history_clock.connect_receivers()

@@ -251,6 +251,44 @@ class TestSeededDemo:
             assert milestone.percent_complete == latest.percent_complete
             assert milestone.version == milestone.n + 1
 
+    def test_history_is_dated_as_the_story_goes(self):
+        now = timezone.now()
+        planned = Milestone.history.filter(history_type="+")
+        assert planned.count() == Milestone.objects.count()
+        # The plan was made about thirteen weeks ago, before the first report.
+        assert not planned.filter(history_date__gt=now - timedelta(days=85)).exists()
+        assert not planned.filter(history_date__lt=now - timedelta(days=92)).exists()
+        # Each report's history row carries the report's time.
+        for update in ProgressUpdate.objects.order_by("pk")[:20]:
+            record = ProgressUpdate.history.get(id=update.pk, history_type="+")
+            assert record.history_date == update.submitted_at
+        assert not Milestone.history.filter(history_date__gt=now).exists()
+
+    def test_as_of_report_of_a_past_day_shows_the_demos_past(self):
+        from reporting.selectors import SYSTEM, executive_report
+
+        portfolio = Portfolio.objects.get(slug="ai-transformation")
+        month_ago = timezone.localdate() - timedelta(days=30)
+
+        past = executive_report(SYSTEM, portfolio, as_of=month_ago)
+        again = executive_report(SYSTEM, portfolio, as_of=month_ago)
+        live = executive_report(SYSTEM, portfolio)
+
+        assert past.progress.milestone_count == live.progress.milestone_count > 0
+        assert Decimal(0) < past.progress.progress < live.progress.progress
+        assert past.schedule is not None
+        # Rebuilt from history at the end of today, the schedule figures are
+        # the live report's.
+        today = executive_report(SYSTEM, portfolio, as_of=timezone.localdate())
+        assert today.historical
+        for name in ("p50", "p80", "p95", "probability_on_time", "forecast_finish"):
+            assert getattr(today.schedule, name) == getattr(live.schedule, name)
+        # Identical schedule figures each time the same day is asked for.
+        assert (past.schedule.p80, past.schedule.probability_on_time) == (
+            again.schedule.p80,
+            again.schedule.probability_on_time,
+        )
+
     def test_second_run_creates_nothing_new(self, settings):
         before = counts()
         settings.DEBUG = False
