@@ -27,7 +27,10 @@ API
     ``Model.objects.restrict(user, action)``.
 
 ``can(user, action, obj) -> bool``
-    Whether the user may take ``action`` on one object (one query).
+    Whether the user may take ``action`` on one object: within
+    ``grants_read_once`` (every request), answered from the grants read and
+    the object's scope columns without a query when its scope is declared by
+    its own columns; else one query.
 
 ``get_for_user(queryset, user, action, **lookup) -> object``
     Fetch-for-action: the object, or :class:`portal.errors.NotFound` when it does
@@ -45,8 +48,9 @@ API
 ``grants_read_once()``
     A context manager for one request (``portal.middleware``): inside it, a
     user's grants (the org units their subtree grants cover, their portfolio
-    grants, their per-object grants) are read once per action, with a small
-    query each, and ``restrict`` filters by those ids instead of by
+    grants, their per-object grants) are read once for every action, in two
+    queries (a UNION over the grant tables, then the units of the granted
+    subtrees), and ``restrict`` filters by those ids instead of by
     subqueries: quicker to build (a page restricts a dozen querysets) and
     plain for the database's planner. ``grant`` and ``revoke`` forget what
     was read, so a change made in the request is seen by the rest of it.
@@ -147,18 +151,82 @@ def forget_grants() -> None:
         memo.clear()
 
 
+GRANT_TABLES = (ORG_UNIT_GRANTS, PORTFOLIO_GRANTS, MILESTONE_GRANTS)
+
+
 def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
     """The ids ``ids()`` lists (a ``values_list(..., flat=True)`` queryset),
     read once per ``grants_read_once`` block; None outside a block or when
     there are too many to be worth a literal list (the caller then uses its
-    subquery)."""
+    subquery). The user's grants of the three scope tables are read for every
+    action at once, on the first ask (:func:`_read_all_grants`)."""
     read = _grants_read.get()
     if read is None:
         return None
     if key not in read:
-        listed = list(ids()[: MAX_LITERAL_IDS + 1])
-        read[key] = listed if len(listed) <= MAX_LITERAL_IDS else None
+        kind, user_pk, codename = key
+        if kind in ("units", *GRANT_TABLES) and ("all", user_pk) not in read:
+            read.update(_read_all_grants(user_pk))
+            read[("all", user_pk)] = True
+        if key not in read:
+            listed = list(ids()[: MAX_LITERAL_IDS + 1])
+            read[key] = listed if len(listed) <= MAX_LITERAL_IDS else None
     return read[key]
+
+
+def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
+    """Every scope grant of the user, for every action, in two queries: one
+    over the three grant tables (a UNION; an org unit grant as its path), and,
+    when there are org unit grants, one listing the units of their subtrees.
+    Returns ``{(kind, user id, codename): ids}`` for every action (an empty
+    list where there is no grant; None where a list would be too long)."""
+    from django.db.models import CharField, Value
+    from django.db.models.functions import Cast
+
+    codenames = [_check_action(action) for action in ACTIONS]
+
+    def rows(label: str, key):
+        return (
+            apps.get_model(label)
+            .objects.filter(user_id=user_pk, permission__codename__in=codenames)
+            .order_by()
+            .values_list(
+                Value(label, output_field=CharField()), "permission__codename", key
+            )
+        )
+
+    as_text = Cast("content_object_id", output_field=CharField())
+    union = rows(ORG_UNIT_GRANTS, "content_object__path").union(
+        rows(PORTFOLIO_GRANTS, as_text), rows(MILESTONE_GRANTS, as_text), all=True
+    )
+    found: dict[tuple, list] = {
+        (kind, user_pk, codename): []
+        for kind in ("units", *GRANT_TABLES)
+        for codename in codenames
+    }
+    paths: dict[str, set[str]] = {}
+    for label, codename, key in union:
+        if label == ORG_UNIT_GRANTS:
+            paths.setdefault(codename, set()).add(key)
+        else:
+            found[(label, user_pk, codename)].append(int(key))
+    if paths:
+        from .models import OrgUnit
+
+        granted = sorted(set().union(*paths.values()))
+        under = Q(pk__in=[])
+        for path in granted:
+            under |= Q(path__startswith=path)
+        for pk, path in OrgUnit.objects.filter(under).values_list("pk", "path"):
+            for codename, roots in paths.items():
+                if any(path.startswith(root) for root in roots):
+                    found[("units", user_pk, codename)].append(pk)
+                if path in roots:  # the granted unit itself
+                    found[(ORG_UNIT_GRANTS, user_pk, codename)].append(pk)
+    return {
+        key: (ids if len(ids) <= MAX_LITERAL_IDS else None)
+        for key, ids in found.items()
+    }
 
 
 def scope_signature(user, action: str = VIEW) -> str | None:
@@ -332,6 +400,9 @@ def can(user, action: str, obj: Model) -> bool:
         return False
     if user.is_superuser:
         return True
+    answer = _can_from_grants_read(user, action, obj)
+    if answer is not None:
+        return answer
     memo = _remembered.get()
     key = (user.pk, action, obj._meta.label_lower, obj.pk)
     if memo is not None and key in memo:
@@ -341,6 +412,56 @@ def can(user, action: str, obj: Model) -> bool:
     if memo is not None and obj.pk is not None:
         memo[key] = answer
     return answer
+
+
+def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
+    """``can`` answered without a query, from the grants read once in this
+    block and the object's own scope columns (its org unit, portfolio, owner
+    and id), for models whose scope is declared by those columns alone; the
+    same test ``restrict`` makes in SQL. None when that is not possible
+    (outside a block, a scope through a relation, a grant list too long, an
+    unsaved object), and the caller asks the database."""
+    if _grants_read.get() is None or obj.pk is None:
+        return None
+    scope: Scope | None = getattr(type(obj), "access_scope", None)
+    if scope is None or scope.via is not None or scope.member_of:
+        return None
+    codename = _check_action(action)
+
+    def column(path: str):
+        if path == "":
+            return obj.pk
+        if "__" in path:
+            raise LookupError(path)
+        return getattr(obj, obj._meta.get_field(path).attname)
+
+    try:
+        if scope.org_unit is not None:
+            units = covered_org_units(user, codename)
+            if not isinstance(units, list):
+                return None
+            if column(scope.org_unit) in units:
+                return True
+        if scope.portfolio is not None and apps.is_installed("milestones"):
+            ids = _granted_ids(PORTFOLIO_GRANTS, user, codename)
+            if ids is None:
+                return None
+            if column(scope.portfolio) in ids:
+                return True
+        if scope.owner is not None and action in OWNER_ACTIONS:
+            if column(scope.owner) == user.pk:
+                return True
+        if scope.grants is not None:
+            ids = _granted_ids(scope.grants, user, codename)
+            if ids is None:
+                return None
+            if obj.pk in ids:
+                return True
+    except LookupError:
+        return None
+    if scope.children is not None and action == VIEW:
+        return None  # seen through a child row: the database knows
+    return False
 
 
 def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):

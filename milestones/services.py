@@ -355,7 +355,9 @@ def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
     # history records the real number.
     milestone.version += 1
     try:
-        with transaction.atomic():
+        # No savepoint of its own: a refusal propagates out of the calling
+        # service's transaction, which rolls back.
+        with transaction.atomic(savepoint=False):
             milestone.save(update_fields=[*fields, "version", "updated_at"])
     except IntegrityError as exc:
         raise Invalid(f"Refused by the database: {exc}") from exc

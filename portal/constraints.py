@@ -83,14 +83,38 @@ def evaluate(condition: Q, instance, names: dict[str, str]) -> bool | None:
 class PythonChecked:
     """Model mixin: validate simple check constraints without a query (the
     rest as Django does, with the same error layout), and trust a foreign key
-    whose related object was just read from the database (Django would query
-    again to see that it exists; the database's constraint still guards the
-    write)."""
+    whose related object was just read from the database, or whose value is
+    the one the row was read with (Django would query again to see that it
+    exists; the database's constraint still guards the write)."""
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The foreign keys as read: unchanged ones need no existence check.
+        loaded = instance.__dict__  # deferred fields are absent: not read here
+        instance._loaded_keys = {
+            field.attname: loaded[field.attname]
+            for field in cls._meta.concrete_fields
+            if field.is_relation and field.many_to_one and field.attname in loaded
+        }
+        return instance
 
     def clean_fields(self, exclude=None):
         exclude = set(exclude or ())
+        loaded = getattr(self, "_loaded_keys", {})
         for field in self._meta.concrete_fields:
-            if field.is_relation and field.many_to_one and field.is_cached(self):
+            if not (field.is_relation and field.many_to_one):
+                continue
+            value = getattr(self, field.attname)
+            if (
+                field.attname in loaded
+                and value is not None
+                and value == loaded[field.attname]
+                and not field.get_limit_choices_to()
+            ):
+                exclude.add(field.name)
+                continue
+            if field.is_cached(self):
                 related = field.get_cached_value(self)
                 if (
                     related is not None
