@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEV_ENV := DEBUG=True
 PYTEST_ARGS ?=
 
-.PHONY: install browser run test test-fast lint format migrations check-deploy bench clean
+.PHONY: install browser run serve test test-fast lint format migrations check-deploy bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ run: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py seed_demo
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+# The production shape on one machine: gunicorn, a Celery worker and beat
+# (Procfile, run by honcho) on PostgreSQL and Redis; see bin/serve.
+serve: install
+	bin/serve
 
 test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)

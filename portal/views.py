@@ -1,4 +1,5 @@
-"""Project-level views: the health check and the account pages (admin look)."""
+"""Project-level views: liveness and readiness checks, and the account pages
+(admin look)."""
 
 from __future__ import annotations
 
@@ -38,19 +39,59 @@ def _check_broker(url: str) -> str:
     return "ok"
 
 
+def _check_cache() -> str:
+    from django.core.cache import cache
+
+    key = "cairn:readyz"
+    try:
+        cache.set(key, "1", 10)
+        if cache.get(key) != "1":
+            return "error: the cache did not keep a value"
+    except Exception as exc:  # noqa: BLE001 - any cache failure is "down"
+        return f"error: {exc.__class__.__name__}"
+    return "ok"
+
+
+def _check_migrations() -> str:
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connections["default"])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        return f"error: {exc.__class__.__name__}"
+    return "ok" if not plan else f"error: {len(plan)} migrations not applied"
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """200 with component states when healthy, 503 when a component is down.
+    """Liveness: 200 while the process answers requests. It reads nothing
+    else, so an outage of the database or broker (``/readyz``) does not get
+    healthy web processes restarted."""
+    return JsonResponse({"status": "ok"})
 
-    ``{"database": "ok", "broker": "ok" | "not configured ...", "status": "ok"}``;
-    a failing component reads ``"error: <ExceptionClass>"`` (no details leak).
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 with component states when the database, the broker,
+    the cache and the migrations are ready; 503 when one is not.
+
+    ``{"database": "ok", "broker": "ok" | "not configured ...", "cache": "ok",
+    "migrations": "ok", "status": "ok"}``; a failing component reads
+    ``"error: <ExceptionClass>"`` (no details leak).
     """
     body = {"database": _check_database()}
     if settings.CELERY_BROKER_URL:
         body["broker"] = _check_broker(settings.CELERY_BROKER_URL)
     else:
         body["broker"] = "not configured (tasks run eagerly)"
+    body["cache"] = _check_cache()
+    if body["database"] == "ok":
+        body["migrations"] = _check_migrations()
+    else:
+        body["migrations"] = "error: database unavailable"
     healthy = all(not str(v).startswith("error") for v in body.values())
     body["status"] = "ok" if healthy else "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)

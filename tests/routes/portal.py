@@ -4,7 +4,8 @@ page is the dashboard: tests/routes/reporting.py)."""
 from . import LoginRequired, Public
 
 ROUTES = {
-    "healthz": Public(note="For load balancers and monitors; no secrets."),
+    "healthz": Public(note="Liveness, for orchestrators; reads nothing."),
+    "readyz": Public(note="Readiness: database, broker, cache, migrations."),
     "login": Public(no_role=302, note="A signed-in user is sent on to /."),
     "logout": Public(method="post", status=302, note="POST only; ends on login."),
     "password_change": LoginRequired(),
