@@ -105,6 +105,18 @@ elif "postgresql" in DATABASES["default"]["ENGINE"] and not env.bool(
     # 40-50 ms of compilation per page query. Off for this OLTP workload.
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+# A connection pool per process (Django's psycopg pool) for PostgreSQL when
+# DATABASE_POOL_MAX_SIZE is set: many web and worker processes then hold a
+# bounded number of connections each and reuse them without a new handshake.
+if "postgresql" in DATABASES["default"]["ENGINE"] and env.int(
+    "DATABASE_POOL_MAX_SIZE", default=0
+):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE"),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
