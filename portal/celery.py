@@ -13,3 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("cairn")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The request id of the web request that queued a task follows it.
+from portal.observability import connect_celery_signals  # noqa: E402
+
+connect_celery_signals()

@@ -103,7 +103,7 @@ class Browser:
 
 
 @pytest.fixture
-def served():
+def served(tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("make serve runs on PostgreSQL (the CI's second pass)")
     _psql(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
@@ -118,6 +118,8 @@ def served():
         "WORKER_CONCURRENCY": "2",
         "EMAIL_URL": "consolemail://",
         "SERVE_DEMO": "1",
+        # Collected files of its own: the suite's process keeps the plain names.
+        "STATIC_ROOT": str(tmp_path / "static"),
     }
     for name in ("DEBUG", "SECRET_KEY", "PYTEST_CURRENT_TEST"):
         env.pop(name, None)
