@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later step (and the tasks it queues) logs with the id.
     "portal.observability.RequestIdMiddleware",
+    "portal.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process (compressed, hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -257,6 +258,9 @@ EVIDENCE_ALLOWED_TYPES = env.list(
     "EVIDENCE_ALLOWED_TYPES",
     default=["pdf", "png", "jpg", "xlsx", "docx", "csv", "txt"],
 )
+
+# /metrics answers a scraper presenting this bearer token (or a superuser).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Structured logs: LOG_FORMAT=json (default with DEBUG off) writes one JSON
 # object a line with the request id (portal.observability); "text" is for people.

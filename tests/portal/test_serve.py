@@ -118,6 +118,7 @@ def served(tmp_path):
         "WORKER_CONCURRENCY": "2",
         "EMAIL_URL": "consolemail://",
         "SERVE_DEMO": "1",
+        "METRICS_TOKEN": "serve-test-metrics-token",
         # Collected files of its own: the suite's process keeps the plain names.
         "STATIC_ROOT": str(tmp_path / "static"),
     }
@@ -247,6 +248,15 @@ def test_make_serve_serves_signs_in_escalates_and_stops(served):
         ]
         time.sleep(1)
     assert found, "the worker did not escalate the late milestone"
+
+    # The web workers' request counts, added up across processes.
+    status, _, raw = Browser(base).request(
+        "/metrics", headers={"Authorization": "Bearer serve-test-metrics-token"}
+    )
+    assert status == 200
+    text = raw.decode()
+    assert re.search(r'cairn_http_requests_total\{[^}]*route="api:update-list"', text)
+    assert "cairn_outbox_pending " in text
 
     # SIGTERM stops web, worker and beat cleanly.
     os.killpg(process.pid, signal.SIGTERM)

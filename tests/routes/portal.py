@@ -6,6 +6,9 @@ from . import LoginRequired, Public
 ROUTES = {
     "healthz": Public(note="Liveness, for orchestrators; reads nothing."),
     "readyz": Public(note="Readiness: database, broker, cache, migrations."),
+    "metrics": Public(
+        status=401, no_role=401, note="Bearer METRICS_TOKEN or a superuser."
+    ),
     "login": Public(no_role=302, note="A signed-in user is sent on to /."),
     "logout": Public(method="post", status=302, note="POST only; ends on login."),
     "password_change": LoginRequired(),
