@@ -30,6 +30,7 @@ from accounts import policy
 from accounts.models import OrgUnit, User
 from accounts.roles import CHANGE, VIEW
 from portal.errors import DomainError
+from portal.spreadsheet import neutralise
 
 from . import services
 from .models import (
@@ -295,6 +296,17 @@ class MilestoneResource(resources.ModelResource):
         if queryset is None:
             queryset = policy.restrict(Milestone.objects.all(), self.user, VIEW)
         return super().export(queryset.select_related(*RELATED), **kwargs)
+
+    def export_field(self, field, instance, **kwargs):
+        # Text a spreadsheet would run as a formula is made inert, as in the
+        # portal's exports; numbers and dates stay numbers and dates.
+        value = super().export_field(field, instance, **kwargs)
+        if isinstance(
+            field.widget,
+            widgets.NumberWidget | widgets.DateWidget | widgets.DateTimeWidget,
+        ):
+            return value
+        return neutralise(value)
 
     def get_instance(self, instance_loader, row):
         """The milestone a row updates: by id, else by code in its portfolio."""

@@ -4,7 +4,8 @@ The rows come from ``milestones.selectors`` (``scorecard`` and
 ``milestone_list``), read as the requesting user: an export never holds more
 than the dashboard shows them. Text cells that a spreadsheet would run as a
 formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) are
-prefixed with an apostrophe.
+prefixed with an apostrophe (``portal.spreadsheet.neutralise``, shared with the
+admin's export).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from decimal import Decimal
 
 from milestones import selectors as ms
 from milestones.models import Portfolio
+from portal.spreadsheet import neutralise
 
 FORMATS = ("csv", "xlsx")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 SCORECARD_COLUMNS = (
     "Milestone category",
@@ -116,10 +117,7 @@ def milestone_table(user, portfolio: Portfolio) -> Table:
     )
 
 
-def _safe(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+_safe = neutralise  # text a spreadsheet would run as a formula, made inert
 
 
 def _csv_value(value):

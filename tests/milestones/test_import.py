@@ -477,3 +477,40 @@ def test_unreadable_file_is_explained_without_exception_names(
     for name in ("UnicodeDecodeError", "BadZipFile", "Error", "encountered"):
         assert name not in errors
     assert Milestone.objects.count() == 0
+
+
+def _admin_export(client, fmt):
+    form = client.get(url("export")).context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: v for k, v in data.items() if v not in (None, False, [])}
+    data["format"] = fmt
+    return client.post(url("export"), data)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['=HYPERLINK("http://attacker.example","x")', "@SUM(1+1)", "+1", "-2", "\t=1"],
+)
+def test_admin_export_neutralises_formulas_in_csv_and_xlsx(
+    signed_in, pmo, org, portfolio, name
+):
+    from portal.spreadsheet import neutralise
+    from reporting import exports
+
+    make_milestone(portfolio, org.fr, code="F-1", name=name, weight=Decimal("2"))
+    client = signed_in(pmo)
+
+    as_csv = _admin_export(client, CSV)
+    (line,) = csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig")))
+    as_xlsx = _admin_export(client, XLSX)
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+    header = [c.value for c in sheet[1]]
+    cells = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+
+    assert line["name"] == "'" + name
+    assert cells["name"] == "'" + name
+    # Numbers stay numbers.
+    assert line["weight"] in ("2", "2.00") and "'" not in line["weight"]
+    # One rule, shared with the portal's exports.
+    assert exports._safe is neutralise
+    assert neutralise(-5) == -5 and neutralise("plain") == "plain"
