@@ -139,11 +139,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# django-axes: lock an account after five failed logins (counted per username,
-# and separately per client address against password spraying).
+# Sign-in lock-out (django-axes, decided by accounts.lockout): 5 failures of a
+# username from one address lock it there; 20 from anywhere lock it everywhere;
+# never by address alone (a shared proxy or NAT); a success clears only that
+# username's failures.
+AXES_HANDLER = "accounts.lockout.CairnLockoutHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOCKOUT_USERNAME_LIMIT = env.int("LOCKOUT_USERNAME_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
