@@ -5,6 +5,12 @@ from . import LoginRequired, Public
 
 ROUTES = {
     "healthz": Public(note="For load balancers and monitors; no secrets."),
+    "csp-report": Public(
+        method="post",
+        status=400,
+        note="Browsers post CSP violations here (no cookie, no CSRF token); "
+        "an empty body is not a report: 400. Logged, size-limited.",
+    ),
     "login": Public(no_role=302, note="A signed-in user is sent on to /."),
     "logout": Public(method="post", status=302, note="POST only; ends on login."),
     "password_change": LoginRequired(),
