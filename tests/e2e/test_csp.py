@@ -144,3 +144,36 @@ def test_portal_admin_and_api_docs_work_without_violations(
     bar = page.locator(".rp-bar-done").first
     assert bar.bounding_box()["width"] > 0
     assert _reports(caplog) == []
+
+
+def test_admin_scripts_moved_out_of_inline_code_still_work(
+    desktop,
+    sign_in,
+    live_server,
+    superuser,
+    programme,  # noqa: F811
+):
+    """django-import-export's "Select all" box (its inline onchange is refused)
+    and django-celery-beat's crontab help (its inline script is refused) work
+    through the portal's static scripts."""
+    from django_celery_beat.models import CrontabSchedule
+
+    crontab = CrontabSchedule.objects.create(minute="0", hour="6")
+    page = sign_in(desktop, superuser, next="/admin/")
+
+    page.goto(f"{live_server.url}/admin/milestones/milestone/export/")
+    fields = page.locator("input[name^='milestoneresource_']:checked")
+    expect(fields.first).to_be_visible()
+    checked = fields.count()
+    assert checked > 5
+    page.locator("input.select-toggle").first.uncheck()
+    expect(fields).to_have_count(0)
+    page.locator("input.select-toggle").first.check()
+    expect(fields).to_have_count(checked)
+
+    page.goto(f"{live_server.url}/admin/django_celery_beat/periodictask/add/")
+    expect(page.locator(".field-crontab_translation")).to_be_hidden()
+    page.select_option("#id_crontab", str(crontab.pk))
+    expect(page.locator(".field-crontab .help")).to_contain_text(
+        "Translation: At 06:00"
+    )

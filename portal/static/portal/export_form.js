@@ -1,9 +1,12 @@
-// The admin export page: the "Select all" box toggles every field box, through
-// django-import-export's own handler (its inline onchange is refused by the CSP).
+// The admin export page: each "Select all" box toggles its resource's field
+// boxes through django-import-export's own handler (the page's inline
+// onchange attribute is refused by the Content-Security-Policy).
 "use strict";
 (function () {
-  const toggle = document.getElementById("select-all-toggle");
-  if (toggle && typeof window.onSelectToggleChange === "function") {
-    toggle.addEventListener("change", window.onSelectToggleChange);
+  if (typeof window.onSelectToggleChange !== "function") {
+    return;
   }
+  document.querySelectorAll("input.select-toggle").forEach(function (toggle) {
+    toggle.addEventListener("change", window.onSelectToggleChange);
+  });
 })();
