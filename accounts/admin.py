@@ -56,7 +56,7 @@ class OrgUnitAdmin(RestrictedAdmin):
     @admin.display(description="Org unit", ordering="path")
     def indented_name(self, obj):
         return format_html(
-            '<span style="padding-left:{}em">{}</span>', 1.5 * obj.depth, obj.name
+            '<span class="cairn-depth-{}">{}</span>', min(obj.depth, 12), obj.name
         )
 
     def get_readonly_fields(self, request, obj=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import status
+from rest_framework import renderers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,3 +34,16 @@ def _drf_keys(body: dict) -> dict:
         body = dict(body)
         body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop(NON_FIELD_ERRORS)
     return body
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, under the Content-Security-Policy. Its pages set
+    a few ``style=""`` attributes (button placement), so these pages alone
+    allow inline style *attributes* (``style-src-attr``); inline ``<style>``
+    elements and every inline script stay refused."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_update = {"style-src-attr": ["'unsafe-inline'"]}
+        return super().render(data, accepted_media_type, renderer_context)

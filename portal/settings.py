@@ -9,6 +9,7 @@ eagerly). Production sets ``DEBUG=False`` and a real ``SECRET_KEY`` and passes
 from pathlib import Path
 
 import environ
+from csp import constants as _csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "django_celery_beat",
+    "csp",
     "portal",
     "accounts",
     "milestones",
@@ -58,6 +60,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process (compressed, hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every answer, then Cache-Control: no-store
+    # on signed-in and API answers (see "Content-Security-Policy and caching").
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -213,6 +219,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "portal.api.BrowsableAPIRenderer",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
@@ -273,6 +283,28 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Structured logs: LOG_FORMAT=json (default with DEBUG off) writes one JSON
 # object a line with the request id (portal.observability); "text" is for people.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+# Content-Security-Policy (django-csp 4) and caching. Scripts and styles come
+# from this site's own files only: no inline script or style, no eval; the few
+# scripts that must sit in a page carry the request's nonce. Violations are
+# reported to CAIRN_CSP_REPORT_URI (portal.views.csp_report logs each one).
+CAIRN_CSP_REPORT_URI = env.str("CSP_REPORT_URI", default="/csp-report/")
+CAIRN_CSP_REPORT_MAX_BYTES = env.int("CSP_REPORT_MAX_BYTES", default=16 * 1024)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _csp_constants.NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": [CAIRN_CSP_REPORT_URI],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,12 @@ ROUTES = {
     "metrics": Public(
         status=401, no_role=401, note="Bearer METRICS_TOKEN or a superuser."
     ),
+    "csp-report": Public(
+        method="post",
+        status=400,
+        note="Browsers post CSP violations here (no cookie, no CSRF token); "
+        "an empty body is not a report: 400. Logged, size-limited.",
+    ),
     "login": Public(no_role=302, note="A signed-in user is sent on to /."),
     "logout": Public(method="post", status=302, note="POST only; ends on login."),
     "password_change": LoginRequired(),
