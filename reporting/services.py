@@ -149,9 +149,15 @@ def report_archive_create(
     actor). A report already archived for the period raises ``Invalid``.
     """
     report = executive_report(reader or actor, portfolio, as_of=as_of)
+    # Each archived report carries the audit chain's head, sealed up to now:
+    # copies of it outside the database anchor the chain (a cut tail fails
+    # verify_audit_chain --expect-head).
+    audit.seal()
+    report.audit_anchor = "{}:{}".format(*audit.chain_head())
     content = report_pdf(report)
     archive = ReportArchive(
         portfolio=portfolio,
+        audit_anchor=report.audit_anchor,
         period_start=report.period_start,
         period_end=report.period_end,
         sha256=hashlib.sha256(content).hexdigest(),
