@@ -3,9 +3,15 @@ viewset is `accounts.api.base`)."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,3 +40,34 @@ def _drf_keys(body: dict) -> dict:
         body = dict(body)
         body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop(NON_FIELD_ERRORS)
     return body
+
+
+class SignedInUnlessDebug(BasePermission):
+    """The API's description is for signed-in users, except in development."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.DEBUG or bool(request.user and request.user.is_authenticated)
+
+
+class SchemaView(SpectacularAPIView):
+    """``/api/schema/``: anonymous callers get 401 JSON unless DEBUG."""
+
+    permission_classes = [SignedInUnlessDebug]
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        # An error is JSON, not an OpenAPI document in YAML.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class DocsView(SpectacularSwaggerView):
+    """``/api/docs/``: anonymous visitors are sent to the login page unless DEBUG."""
+
+    permission_classes = [SignedInUnlessDebug]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, NotAuthenticated | AuthenticationFailed):
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_exception(exc)

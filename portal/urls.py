@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import metrics, views
+from accounts import views as accounts_views
+
+from . import api, metrics, views
 
 admin.site.site_header = "Cairn"
 admin.site.site_title = "Cairn"
@@ -26,7 +27,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
-        views.PasswordChangeView.as_view(),
+        accounts_views.PasswordChangeView.as_view(),
         name="password_change",
     ),
     path(
@@ -38,10 +39,10 @@ urlpatterns = [
     path("notifications/", include("portal.notifications.urls")),
     path("audit/", include("reporting.audit_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", api.SchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        api.DocsView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path("", include("milestones.urls")),
