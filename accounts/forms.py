@@ -7,7 +7,9 @@ choose the fields and report each broken rule once.
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import forms as auth_forms
+from django.core.validators import MaxLengthValidator
 from simple_history.models import HistoricalRecords
 
 from . import services
@@ -60,3 +62,22 @@ class AdminPasswordChangeForm(auth_forms.AdminPasswordChangeForm):
             user=self.user,
             password=self.cleaned_data["password1"] if usable else None,
         )
+
+
+class _NameLengthMixin:
+    """Django's sign-in forms set the username's ``max_length`` after the field
+    is built, so it is never validated: a 300-character name reached the
+    database. Refuse it as a field error."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
+
+
+class SignInForm(_NameLengthMixin, auth_forms.AuthenticationForm):
+    """The login page's form."""
+
+
+class AdminSignInForm(_NameLengthMixin, AdminAuthenticationForm):
+    """The admin login's form."""

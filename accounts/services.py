@@ -90,7 +90,7 @@ def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
             errors={f: ["This field cannot change."] for f in unknown},
         )
     with transaction.atomic():
-        unit = OrgUnit.objects.select_for_update().get(pk=unit.pk)
+        unit = OrgUnit.objects.select_for_update(no_key=True).get(pk=unit.pk)
         for field, value in fields.items():
             setattr(unit, field, value)
         unit._history_user = actor
@@ -185,7 +185,9 @@ def membership_update(
 ) -> Membership:
     """Change an executive's authority limit."""
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        membership = Membership.objects.select_for_update(no_key=True).get(
+            pk=membership.pk
+        )
         membership.authority_limit = authority_limit
         membership._history_user = actor
         try:

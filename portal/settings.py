@@ -138,20 +138,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in lock-out and API tokens (accounts.signin, accounts.tokens).
-# django-axes counts failed sign-ins per username and per username + address,
-# never per address alone (a shared proxy must not lock everyone behind it); a
-# success clears only that username's own failures. The login page, the admin
-# login and POST /api/v1/auth/token/ share the lock (429 with Retry-After).
+# Sign-in lock-out (django-axes, decided by accounts.lockout): 5 failures of a
+# username from one address lock it there; 20 from anywhere lock it everywhere;
+# never by address alone (a shared proxy or NAT); a success clears only that
+# username's failures.
+AXES_HANDLER = "accounts.lockout.CairnLockoutHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOCKOUT_USERNAME_LIMIT = env.int("LOCKOUT_USERNAME_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
-AXES_LOCKOUT_PARAMETERS = ["username", ["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
-# Attempts during a lock-out are refused without restarting the cool-off.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Over-long names and NUL bytes are clipped before axes stores them.
 AXES_USERNAME_CALLABLE = "accounts.signin.client_username"
-AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
-# API tokens expire this many days after their creation.
+
+# API tokens (accounts.api.authentication): hashed, named, expiring.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
 
 # django-guardian: anonymous users get no object permissions.

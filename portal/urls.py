@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from accounts import forms as accounts_forms
 from accounts import views as accounts_views
 
 from . import api, metrics, views
@@ -11,6 +12,7 @@ from . import api, metrics, views
 admin.site.site_header = "Cairn"
 admin.site.site_title = "Cairn"
 admin.site.index_title = "Administration"
+admin.site.login_form = accounts_forms.AdminSignInForm
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -23,7 +25,11 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        views.LoginView.as_view(authentication_form=accounts_forms.SignInForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",

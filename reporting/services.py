@@ -188,7 +188,9 @@ def report_archive_email(*, archive: ReportArchive) -> list[str]:
     executives, once: an archive already e-mailed is left alone. Returns the
     addresses it was sent to."""
     with transaction.atomic():
-        archive = ReportArchive.objects.select_for_update().get(pk=archive.pk)
+        archive = ReportArchive.objects.select_for_update(no_key=True).get(
+            pk=archive.pk
+        )
         if archive.emailed_at is not None:
             return []
         portfolio = Portfolio.objects.select_related("org_unit").get(

@@ -68,19 +68,21 @@ class ObtainTokenView(APIView):
         },
     )
     def post(self, request, *args, **kwargs):
+        # The sign-in lock-out (accounts.lockout) counts these attempts too.
+        username = (
+            request.data.get("username") if hasattr(request.data, "get") else None
+        )
+        if isinstance(username, str) and _locked(request, username):
+            return _locked_response(request)
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # The Django request: axes marks it when the name is (or gets) locked,
-        # and its middleware then answers 429 for every sign-in path alike.
         user = authenticate(
-            request=request._request,
-            username=data["username"],
-            password=data["password"],
+            request=request, username=data["username"], password=data["password"]
         )
         if user is None:
-            if getattr(request._request, "axes_locked_out", False):
-                return signin.lockout_response(request._request)
+            if getattr(request, "axes_locked_out", False):  # this failure locked
+                return _locked_response(request)
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with provided credentials."]},
                 code="authorization",
@@ -122,3 +124,25 @@ class TokenDetailView(APIView):
         token = get_object_or_404(ApiToken, pk=pk, user=request.user)
         services.api_token_revoke(actor=request.user, token=token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _locked(request, username: str) -> bool:
+    from axes.handlers.proxy import AxesProxyHandler
+
+    AxesProxyHandler.update_request(request)
+    return AxesProxyHandler.is_locked(request, {"username": username})
+
+
+def _locked_response(request) -> Response:
+    from axes.helpers import get_cool_off
+
+    cool_off = get_cool_off(request)
+    seconds = int(cool_off.total_seconds()) if cool_off else 3600
+    return Response(
+        {
+            "detail": "Account locked: too many failed sign-ins. "
+            f"Try again in {max(1, seconds // 60)} minutes or ask an administrator."
+        },
+        status=429,
+        headers={"Retry-After": str(seconds)},
+    )

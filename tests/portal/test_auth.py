@@ -154,7 +154,89 @@ def test_lockout_of_one_account_leaves_others_from_elsewhere_alone(client, alice
         sign_in(client, "alice", f"wrong-{attempt}")
     bob = Client(REMOTE_ADDR="10.0.0.2")
     assert sign_in(bob, "bob", PASSWORD).status_code == 302
-    assert sign_in(Client(REMOTE_ADDR="10.0.0.3"), "alice", PASSWORD).status_code == 429
+    # Locked per username + address: alice elsewhere is not (yet) locked.
+    assert sign_in(Client(REMOTE_ADDR="10.0.0.3"), "alice", PASSWORD).status_code == 302
+
+
+def test_signing_in_as_oneself_does_not_reset_anothers_failures(alice):
+    """The bypass: four guesses at ``admin``, then a good sign-in as one's own
+    account from the same address, repeated. The count of ``admin`` is never
+    reset by another user's success, so the fifth guess locks it."""
+    UserFactory(username="admin", is_staff=True, is_superuser=True)
+    attacker = Client(REMOTE_ADDR="10.9.9.9")
+    guesses = 0
+    for _round in range(3):
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            response = sign_in(attacker, "admin", f"guess-{guesses}")
+            guesses += 1
+            if response.status_code == 429:
+                break
+        if response.status_code == 429:
+            break
+        assert sign_in(attacker, "alice", PASSWORD).status_code == 302
+        attacker.post(reverse("logout"))
+
+    assert response.status_code == 429
+    assert guesses == settings.AXES_FAILURE_LIMIT
+    # Locked even with the right password, from that address.
+    assert sign_in(attacker, "admin", PASSWORD).status_code == 429
+    # alice's own success cleared only alice's (none) failures.
+    assert AccessAttempt.objects.filter(username="admin").exists()
+
+
+def test_a_shared_address_does_not_lock_everyone_behind_it(alice):
+    UserFactory(username="bob")
+    office = "203.0.113.7"  # one NAT for the whole office
+    for n in range(settings.AXES_FAILURE_LIMIT * 2):
+        sign_in(Client(REMOTE_ADDR=office), "alice", f"typo-{n}")
+    assert sign_in(Client(REMOTE_ADDR=office), "bob", PASSWORD).status_code == 302
+
+
+def test_guesses_spread_over_addresses_lock_the_username_everywhere(alice, settings):
+    settings.LOCKOUT_USERNAME_LIMIT = 8
+    for n in range(8):
+        # Never five from one address: the per-address limit is not reached.
+        sign_in(Client(REMOTE_ADDR=f"198.51.100.{n}"), "alice", f"spray-{n}")
+    fresh = Client(REMOTE_ADDR="192.0.2.200")
+    assert sign_in(fresh, "alice", PASSWORD).status_code == 429
+
+
+def test_a_lock_ends_after_the_cool_off(client, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(client, "alice", f"wrong-{attempt}")
+    assert sign_in(client, "alice", PASSWORD).status_code == 429
+    hours = settings.AXES_COOLOFF_TIME
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - timedelta(hours=hours, minutes=1)
+    )
+    assert sign_in(client, "alice", PASSWORD).status_code == 302
+
+
+def test_token_endpoint_shares_the_lock_and_answers_429_json(alice):
+    from rest_framework.test import APIClient
+
+    api = APIClient(REMOTE_ADDR="10.7.7.7")
+    for n in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = api.post(
+            "/api/v1/auth/token/", {"username": "alice", "password": f"x{n}"}
+        )
+        assert response.status_code == 400
+    # The last failure on the web page (same address) completes the count.
+    assert sign_in(Client(REMOTE_ADDR="10.7.7.7"), "alice", "web-x").status_code == 429
+
+    response = api.post(
+        "/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}
+    )
+
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/json"
+    assert "locked" in response.json()["detail"].lower()
+    assert int(response["Retry-After"]) > 0
+    assert "token" not in response.json()
 
 
 def test_logout_needs_a_post_and_ends_the_session(client, alice):
