@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from portal.audit import event_record
 from portal.models import AuditEvent
 
-from .. import services, signin
+from .. import selectors, services, signin
 from ..models import ApiToken
 from ..signin import USERNAME_LIMIT
 
@@ -108,7 +108,7 @@ class TokenListView(APIView):
 
     @extend_schema(responses=TokenSerializer(many=True))
     def get(self, request):
-        tokens = ApiToken.objects.filter(user=request.user)
+        tokens = selectors.api_tokens_of(request.user)
         return Response(TokenSerializer(tokens, many=True).data)
 
 
@@ -121,7 +121,7 @@ class TokenDetailView(APIView):
         responses={204: None, 404: OpenApiResponse(description="Not found.")}
     )
     def delete(self, request, pk: int):
-        token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+        token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
         services.api_token_revoke(actor=request.user, token=token, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -309,3 +309,15 @@ def test_schema_and_docs_need_a_signed_in_user(alice, settings):
 def test_schema_and_docs_are_open_in_development(db, settings):
     settings.DEBUG = True
     assert APIClient().get("/api/schema/").status_code == 200
+
+
+@pytest.mark.parametrize("n", [2, 20])
+def test_token_list_query_count_is_constant(alice, n, django_assert_max_num_queries):
+    for k in range(n):
+        services.api_token_create(user=alice, name=f"t{k}")
+    client = APIClient()
+    client.force_authenticate(alice)
+    # The tokens, in one query.
+    with django_assert_max_num_queries(1):
+        response = client.get(f"{API}/auth/tokens/")
+    assert len(response.json()) == n
