@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -267,9 +267,13 @@ def api_token_touch(token: ApiToken) -> None:
     """Note the token's use, at most once a minute (a write per request would
     cost more than the answer)."""
     now = timezone.now()
-    if token.last_used is None or now - token.last_used > timedelta(minutes=1):
-        # Not a tracked model: a plain UPDATE, no history row.
-        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+    stale = now - timedelta(minutes=1)
+    if token.last_used is None or token.last_used < stale:
+        # Not a tracked model: a plain UPDATE, no history row; the condition
+        # keeps concurrent requests from all writing it.
+        ApiToken.objects.filter(
+            Q(last_used__isnull=True) | Q(last_used__lt=stale), pk=token.pk
+        ).update(last_used=now)
         token.last_used = now
 
 
