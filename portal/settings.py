@@ -267,6 +267,10 @@ EVIDENCE_ALLOWED_TYPES = env.list(
     default=["pdf", "png", "jpg", "xlsx", "docx", "csv", "txt"],
 )
 
+# The audit chain's HMAC keys ("kid:base64key,..." newest first), kept outside
+# the database; empty: the key derived from SECRET_KEY (portal.audit).
+AUDIT_CHAIN_KEYS = env.str("AUDIT_CHAIN_KEYS", default="")
+
 # /metrics answers a scraper presenting this bearer token (or a superuser).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
