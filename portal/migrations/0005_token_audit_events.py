@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0003_chain_hash_not_indexed'),
+        ('portal', '0004_audit_chain_keyed_and_sealed'),
     ]
 
     operations = [
