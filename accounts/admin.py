@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from . import policy, services
 from .admin_base import RestrictedAdmin
-from .forms import MembershipAdminForm, OrgUnitAdminForm
+from .forms import AdminPasswordChangeForm, MembershipAdminForm, OrgUnitAdminForm
 from .models import Membership, OrgUnit, User
 from .roles import VIEW
 
@@ -39,9 +39,16 @@ class UserAdmin(RestrictedAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
     inlines = [MembershipInline]
+    change_password_form = AdminPasswordChangeForm
 
     def get_list_filter(self, request):
         return self.list_filter
+
+    def save_model(self, request, obj, form, change):
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            services.user_deactivate(actor=request.user, user=obj)
 
 
 @admin.register(OrgUnit)

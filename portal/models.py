@@ -111,6 +111,8 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "Signed out"
         REPORT_DOWNLOAD = "report_download", "Report download"
         EXPORT = "export", "Export"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField()

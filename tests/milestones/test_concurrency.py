@@ -25,9 +25,9 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.roles import Role
+from accounts.services import api_token_create
 from milestones.models import Milestone, ProgressUpdate
 from risks.services import escalation_rules_ensure_defaults
 from tests.factories import make_member, make_milestone
@@ -72,7 +72,7 @@ def test_concurrent_updates_with_the_worker_sweeping_never_fail(
     app = celery_worker_process
     escalation_rules_ensure_defaults()
     owner = make_member(Role.MILESTONE_OWNER, org.emea, username="racer")
-    token = Token.objects.create(user=owner).key
+    _, token = api_token_create(user=owner, name="racer")
     today = timezone.localdate()
     units = [org.fr, org.de]
     milestones = [

@@ -40,11 +40,9 @@ def _assert_policy(response) -> None:
 
 
 def _token_client(user) -> APIClient:
-    from rest_framework.authtoken.models import Token
+    from tests.milestones.conftest_api import client_for
 
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user)}")
-    return client
+    return client_for(user)
 
 
 # Every answer carries the policy -------------------------------------------

@@ -1,7 +1,7 @@
 """Routes of the project package: health, sign-in and the API schema (the home
 page is the dashboard: tests/routes/reporting.py)."""
 
-from . import LoginRequired, Public
+from . import Api, LoginRequired, Public
 
 ROUTES = {
     "healthz": Public(note="Liveness, for orchestrators; reads nothing."),
@@ -19,6 +19,6 @@ ROUTES = {
     "logout": Public(method="post", status=302, note="POST only; ends on login."),
     "password_change": LoginRequired(),
     "password_change_done": LoginRequired(),
-    "api-schema": Public(note="The OpenAPI 3 document describes, grants nothing."),
-    "api-docs": Public(note="Swagger UI, served from the installed sidecar."),
+    "api-schema": Api(note="The OpenAPI 3 document, for signed-in users (DEBUG off)."),
+    "api-docs": LoginRequired(note="Swagger UI, from the installed sidecar."),
 }
