@@ -178,11 +178,14 @@ class MyMilestoneFilterSet(MilestoneFilterSet):
 
 def _status_choices(current: str | None) -> list[tuple[str, str]]:
     # Pending validation is reached by submitting Completed on a milestone
-    # that requires validation; it is only offered when it is already set.
+    # that requires validation, and Cancelled is a plan change (the plan's
+    # editors cancel in the back office): each is offered only when it is
+    # already set.
+    hidden = (Status.PENDING_VALIDATION, Status.CANCELLED)
     return [
         (value, label)
         for value, label in Status.choices
-        if value != Status.PENDING_VALIDATION or value == current
+        if value not in hidden or value == current
     ]
 
 

@@ -306,9 +306,40 @@ def milestone_update(
     # needs plan-change rights on the portfolio or the org unit.
     if scope_moves and not _may_change_plans(actor, current):
         raise Forbidden("Only portfolio managers may move a milestone's scope.")
+    if "requires_validation" in changed:
+        _check_gate_change(actor, current)
     for field in changed:
         setattr(current, field, fields[field])
     return _save_milestone(current, actor=actor, fields=changed, reason=reason)
+
+
+def _check_gate_change(actor, milestone: Milestone) -> None:
+    """The completion gate (``requires_validation``) is governed like the
+    baseline: only those who may change the plan set it, and once a
+    validation is pending or has happened it stays as it is (switching it off
+    then would let the owner complete without, or rewrite what was
+    validated)."""
+    if not _may_change_plans(actor, milestone):
+        raise Forbidden(
+            "Only the plan's editors (portfolio managers) may change whether a "
+            "milestone's completion needs validation.",
+            errors={"requires_validation": ["A plan change: ask a portfolio manager."]},
+        )
+    validated = milestone.status == Status.PENDING_VALIDATION or (
+        ApprovalRequest.objects.filter(
+            milestone=milestone, kind=ApprovalRequest.Kind.COMPLETION
+        ).exists()
+    )
+    if validated:
+        raise Forbidden(
+            f"{milestone} has a pending or past completion validation: its "
+            "validation requirement can no longer be changed.",
+            errors={
+                "requires_validation": [
+                    "Fixed once a completion validation is pending or done."
+                ]
+            },
+        )
 
 
 def baseline_refusal(milestone: Milestone, fields: Iterable[str]) -> Forbidden:
@@ -333,6 +364,19 @@ def _may_change_plans(actor, milestone: Milestone) -> bool:
     return policy.can(actor, CHANGE, milestone.portfolio) or policy.can(
         actor, CHANGE, milestone.org_unit
     )
+
+
+def _check_cancelling(actor, milestone: Milestone, status: str) -> None:
+    """Cancelling a milestone (or bringing a cancelled one back) takes it out
+    of (or into) every figure: a plan change, for those who may change plans,
+    not something a progress report does."""
+    crosses = (status == Status.CANCELLED) != (milestone.status == Status.CANCELLED)
+    if crosses and not _may_change_plans(actor, milestone):
+        raise Forbidden(
+            "Cancelling a milestone, or reopening a cancelled one, is a plan "
+            "change: ask a portfolio manager.",
+            errors={"status": ["Only a plan's editors may cancel or reopen it."]},
+        )
 
 
 def _raw(value):
@@ -406,6 +450,7 @@ def milestone_submit_update(
         _check_backdated(current, submitted_at, now)
         now = submitted_at
     on_day = timezone.localdate(now)
+    _check_cancelling(actor, current, status)
     if status == Status.COMPLETED and current.requires_validation:
         # The completion gate: an approver turns it into Completed.
         status = Status.PENDING_VALIDATION
@@ -535,6 +580,8 @@ def milestones_bulk_set_progress(
                 f"{milestone} was changed by someone else meanwhile; nothing saved.",
                 errors={str(milestone.pk): ["Stale version."]},
             )
+        if "status" in wanted:
+            _check_cancelling(actor, milestone, wanted["status"])
         for field, value in wanted.items():
             setattr(milestone, field, value)
         if milestone.status == Status.COMPLETED and milestone.requires_validation:
@@ -1134,12 +1181,10 @@ def approval_decide(
     current.milestone = milestone
     if outcome == ApprovalDecision.Outcome.REJECT:
         return _close_request(current, ApprovalRequest.Status.REJECTED, actor, now)
-    seconded = any(
-        d.outcome == ApprovalDecision.Outcome.APPROVE and d.approver_id != actor.pk
-        for d in earlier
-    )
-    if not (within or seconded):
-        # Recorded (the decision row says so); the request waits for another.
+    if not within:
+        # Recorded (the decision row says so, with the approver's limit); the
+        # final approval must come from someone whose authority limit covers
+        # the amount: approvals below it, however many, never add up to it.
         _notify_approvers([current], event="second", exclude={actor.pk})
         return current
     _approval_apply(current, milestone, actor=actor)
@@ -1411,11 +1456,11 @@ def _notify_approvers(
         users = [u for u in approvers[approval.milestone_id] if u.pk not in skip]
         who = approval.requested_by or "the system"
         if event == "second":
-            subject = f"Second approval needed: {approval}"
+            subject = f"Approval within authority needed: {approval}"
             intro = (
-                f"Request #{approval.pk} was approved once, but its amount "
+                f"Request #{approval.pk} was approved, but its amount "
                 f"({approval.amount:,.2f}) is above that approver's authority "
-                "limit: a second executive must approve it."
+                "limit: an executive whose limit covers it must approve it."
             )
         else:
             subject = f"Approval needed: {approval}"

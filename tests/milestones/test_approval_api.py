@@ -9,8 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.roles import Role
 from milestones import services
 from milestones.models import ApprovalRequest, Milestone
+from tests.factories import make_member
 
 from ..factories import make_milestone
 from .approval_helpers import (
@@ -232,7 +234,7 @@ def test_contributor_decision_is_403(scene):
     assert response.status_code == 403
 
 
-def test_over_limit_needs_a_second_executive(scene):
+def test_over_limit_needs_an_executive_whose_limit_covers_it(scene):
     approval = reauthorization(scene.owner, scene.milestone, "700000")
     first = client_for(scene.executive).post(action(approval, "approve"), {})
     assert first.status_code == 200
@@ -241,8 +243,22 @@ def test_over_limit_needs_a_second_executive(scene):
     assert first.json()["decisions"][0]["within_limit"] is False
     again = client_for(scene.executive).post(action(approval, "approve"), {})
     assert again.status_code == 403
+    # Below the amount too (limit 100,000): recorded, still pending.
     second = client_for(scene.executive2).post(action(approval, "approve"), {})
-    assert second.json()["status"] == "approved"
+    assert second.json()["status"] == "pending"
+    assert Milestone.objects.get(pk=scene.milestone.pk).approved_budget == Decimal(
+        "100000.00"
+    )
+    big = make_member(
+        Role.EXECUTIVE, scene.org.world, username="exec-big", authority_limit=10**6
+    )
+    third = client_for(big).post(action(approval, "approve"), {})
+    assert third.json()["status"] == "approved"
+    assert [d["within_limit"] for d in third.json()["decisions"]] == [
+        False,
+        False,
+        True,
+    ]
     assert Milestone.objects.get(pk=scene.milestone.pk).approved_budget == Decimal(
         "700000"
     )

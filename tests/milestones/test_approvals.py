@@ -271,7 +271,7 @@ def test_approved_change_is_applied_with_its_reason_in_history(scene):
     ).exists()
 
 
-def test_over_limit_reauthorization_needs_a_second_executive(scene):
+def test_over_limit_reauthorization_needs_an_approver_whose_limit_covers_it(scene, org):
     approval = reauthorization(scene.owner, scene.milestone, "700000")
     assert approval.amount == Decimal("600000")  # above exec's 500,000
 
@@ -282,10 +282,11 @@ def test_over_limit_reauthorization_needs_a_second_executive(scene):
     )
     decision = first.decisions.get()
     assert decision.within_limit is False
+    assert decision.authority_limit == Decimal("500000")
     assert approval_selectors.awaiting_second(
         approval_selectors.approval_requests(scene.executive2).get(pk=approval.pk)
     )
-    # The others are asked for the second approval; the first approver is not.
+    # The others are asked; the first approver is not.
     asked = set(
         Notification.objects.filter(
             dedupe_key__startswith=f"approval:{approval.pk}:second:"
@@ -296,14 +297,28 @@ def test_over_limit_reauthorization_needs_a_second_executive(scene):
     with pytest.raises(Forbidden, match="second executive"):
         approve(scene.executive, approval)
 
+    # A second approver below the amount (100,000) cannot complete it either:
+    # two approvals under the amount never add up to it.
     second = approve(scene.executive2, approval)
-    assert second.status == ApprovalRequest.Status.APPROVED
+    assert second.status == ApprovalRequest.Status.PENDING
+    assert Milestone.objects.get(pk=scene.milestone.pk).approved_budget == Decimal(
+        "100000.00"
+    )
+
+    # An executive whose limit covers the amount completes it.
+    big = make_member(
+        Role.EXECUTIVE, org.world, username="exec-big", authority_limit=10**6
+    )
+    third = approve(big, approval)
+    assert third.status == ApprovalRequest.Status.APPROVED
     assert Milestone.objects.get(pk=scene.milestone.pk).approved_budget == Decimal(
         "700000"
     )
-    assert [d.approver for d in second.decisions.order_by("pk")] == [
-        scene.executive,
-        scene.executive2,
+    decisions = list(third.decisions.order_by("pk"))
+    assert [(d.approver, d.authority_limit, d.within_limit) for d in decisions] == [
+        (scene.executive, Decimal("500000"), False),
+        (scene.executive2, Decimal("100000"), False),
+        (big, Decimal("1000000"), True),
     ]
 
 
@@ -561,21 +576,40 @@ def test_bulk_progress_opens_completion_requests(gated, milestone_in, org):
     assert {r.requested_by for r in requests} == {gated.pmo}
 
 
-def test_completing_without_the_gate_withdraws_the_completion_request(gated):
+def test_the_gate_cannot_be_lifted_once_a_validation_is_pending(gated):
+    """The completion gate is governed like the baseline (#14): with a
+    validation pending, not even a planner switches it off to complete."""
     report_completed(gated.contributor, gated.milestone)
     approval = ApprovalRequest.objects.get(milestone=gated.milestone)
-    # A planner lifts the gate meanwhile; completion is then reported directly.
-    services.milestone_update(
+    with pytest.raises(Forbidden, match="pending or past completion validation"):
+        services.milestone_update(
+            actor=gated.pmo,
+            milestone=gated.milestone,
+            expected_version=None,
+            requires_validation=False,
+        )
+    milestone = Milestone.objects.get(pk=gated.milestone.pk)
+    assert milestone.requires_validation is True
+    assert milestone.status == Status.PENDING_VALIDATION
+    assert ApprovalRequest.objects.get(pk=approval.pk).status == "pending"
+
+
+def test_only_planners_set_the_gate_and_only_before_a_validation(gated, org):
+    # The owner may edit the milestone, but not switch its gate off.
+    with pytest.raises(Forbidden, match="plan's editors"):
+        services.milestone_update(
+            actor=gated.owner,
+            milestone=gated.milestone,
+            expected_version=None,
+            requires_validation=False,
+        )
+    changed = services.milestone_update(
         actor=gated.pmo,
         milestone=gated.milestone,
         expected_version=None,
         requires_validation=False,
     )
-    report_completed(gated.contributor, gated.milestone)
-    assert Milestone.objects.get(pk=gated.milestone.pk).status == Status.COMPLETED
-    assert ApprovalRequest.objects.get(pk=approval.pk).status == "withdrawn"
-    with pytest.raises(Conflict):
-        approve(gated.executive, approval)
+    assert changed.requires_validation is False
 
 
 # Escalations ---------------------------------------------------------------
