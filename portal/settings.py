@@ -55,6 +55,8 @@ MIDDLEWARE = [
     # First: every later step (and the tasks it queues) logs with the id.
     "portal.observability.RequestIdMiddleware",
     "portal.metrics.MetricsMiddleware",
+    # NUL in a path, query parameter or form field: 400 before any lookup.
+    "portal.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process (compressed, hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -213,6 +215,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    # The stock parsers, refusing NUL characters with field errors.
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.parsers.JSONParser",
+        "portal.parsers.FormParser",
+        "portal.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cairn API",
