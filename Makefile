@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEV_ENV := DEBUG=True
 PYTEST_ARGS ?=
 
-.PHONY: install browser run serve test test-fast lint format migrations check-deploy bench clean
+.PHONY: install browser run serve test test-fast lint format migrations check-deploy bench clean api-fuzz
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ migrations: install
 check-deploy: install
 	DEBUG=False SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
 		ALLOWED_HOSTS=cairn.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+# Schemathesis against the live API on PostgreSQL, as a portfolio manager and
+# a contributor (bin/api-fuzz); DATABASE_URL names a throw-away database.
+api-fuzz: install
+	bin/api-fuzz
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
