@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from . import policy, services
 from .admin_base import RestrictedAdmin
-from .forms import MembershipAdminForm, OrgUnitAdminForm
+from .forms import AdminPasswordChangeForm, MembershipAdminForm, OrgUnitAdminForm
 from .models import Membership, OrgUnit, User
 from .roles import VIEW
 
@@ -39,9 +39,16 @@ class UserAdmin(RestrictedAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_staff"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
     inlines = [MembershipInline]
+    change_password_form = AdminPasswordChangeForm
 
     def get_list_filter(self, request):
         return self.list_filter
+
+    def save_model(self, request, obj, form, change):
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        super().save_model(request, obj, form, change)
+        if deactivating:
+            services.user_deactivate(actor=request.user, user=obj)
 
 
 @admin.register(OrgUnit)
@@ -56,7 +63,7 @@ class OrgUnitAdmin(RestrictedAdmin):
     @admin.display(description="Org unit", ordering="path")
     def indented_name(self, obj):
         return format_html(
-            '<span style="padding-left:{}em">{}</span>', 1.5 * obj.depth, obj.name
+            '<span class="cairn-depth-{}">{}</span>', min(obj.depth, 12), obj.name
         )
 
     def get_readonly_fields(self, request, obj=None):

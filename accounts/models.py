@@ -204,3 +204,30 @@ class OrgUnitUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         indexes = [models.Index(fields=["user", "permission"])]
+
+
+class ApiToken(models.Model):
+    """A named API token of one user: ``Authorization: Token <secret>``.
+
+    Only a SHA-256 digest of the secret is stored, so a copy of the database
+    opens nothing. A token expires (``API_TOKEN_TTL_DAYS``), is revoked by its
+    owner, and dies with a password change (``password_fingerprint`` no longer
+    matches, and the services delete it) or a deactivation.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    password_fingerprint = models.CharField(max_length=64, editable=False)
+    created = models.DateTimeField()
+    expires = models.DateTimeField()
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.name}"

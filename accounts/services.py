@@ -7,17 +7,25 @@ drift from memberships.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
+from portal.audit import event_record
 from portal.errors import Invalid
+from portal.models import AuditEvent
 
 from . import policy
-from .models import Membership, OrgUnit, User
+from .models import ApiToken, Membership, OrgUnit, User
 from .roles import ROLE_ACTIONS, Role
 
 
@@ -82,7 +90,7 @@ def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
             errors={f: ["This field cannot change."] for f in unknown},
         )
     with transaction.atomic():
-        unit = OrgUnit.objects.select_for_update().get(pk=unit.pk)
+        unit = OrgUnit.objects.select_for_update(no_key=True).get(pk=unit.pk)
         for field, value in fields.items():
             setattr(unit, field, value)
         unit._history_user = actor
@@ -177,7 +185,9 @@ def membership_update(
 ) -> Membership:
     """Change an executive's authority limit."""
     with transaction.atomic():
-        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        membership = Membership.objects.select_for_update(no_key=True).get(
+            pk=membership.pk
+        )
         membership.authority_limit = authority_limit
         membership._history_user = actor
         try:
@@ -196,3 +206,129 @@ def membership_delete(*, actor: User | None, membership: Membership) -> None:
         membership.delete()
         _sync_scope_grants(user, scope)
         _sync_groups(user, actor)
+
+
+# Passwords, deactivation and API tokens ------------------------------------------
+
+
+def _token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def password_fingerprint(user: User) -> str:
+    """A keyed digest of the user's password hash: a token made under one
+    password no longer matches once the password changes, by whatever path."""
+    return salted_hmac(
+        "cairn.accounts.api-token", user.password, algorithm="sha256"
+    ).hexdigest()
+
+
+def api_token_find(secret: str) -> ApiToken | None:
+    """The token whose secret is ``secret`` (with its user), or None."""
+    return (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_token_digest(secret))
+        .first()
+    )
+
+
+def api_token_create(
+    *, user: User, name: str = "", request=None
+) -> tuple[ApiToken, str]:
+    """Issue a new named token for ``user``; returns it with its secret, which
+    is shown once and never stored (only its digest is)."""
+    now = timezone.now()
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user,
+        name=(name or "").strip() or f"API token {now:%Y-%m-%d %H:%M}",
+        key_hash=_token_digest(secret),
+        password_fingerprint=password_fingerprint(user),
+        created=now,
+        expires=now + timedelta(days=settings.API_TOKEN_TTL_DAYS),
+    )
+    try:
+        token.full_clean(exclude=["user"])
+    except ValidationError as exc:
+        raise _invalid_from(exc) from exc
+    with transaction.atomic():
+        token.save()
+        event_record(
+            kind=AuditEvent.Kind.TOKEN_CREATED,
+            user=user,
+            request=request,
+            obj=token,
+            details={"name": token.name, "expires": token.expires},
+        )
+    return token, secret
+
+
+def api_token_touch(token: ApiToken) -> None:
+    """Note the token's use, at most once a minute (a write per request would
+    cost more than the answer)."""
+    now = timezone.now()
+    stale = now - timedelta(minutes=1)
+    if token.last_used is None or token.last_used < stale:
+        # Not a tracked model: a plain UPDATE, no history row; the condition
+        # keeps concurrent requests from all writing it.
+        ApiToken.objects.filter(
+            Q(last_used__isnull=True) | Q(last_used__lt=stale), pk=token.pk
+        ).update(last_used=now)
+        token.last_used = now
+
+
+def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> None:
+    """Revoke one token; only its owner may (others get a 404 before this)."""
+    if token.user_id != actor.pk:
+        raise Invalid("Only the owner may revoke a token.")
+    with transaction.atomic():
+        event_record(
+            kind=AuditEvent.Kind.TOKEN_REVOKED,
+            user=actor,
+            request=request,
+            obj=token,
+            details={"name": token.name, "reason": "revoked by its owner"},
+        )
+        token.delete()
+
+
+def api_tokens_revoke_all(*, user: User, reason: str, actor: User | None = None) -> int:
+    """Revoke every token of ``user`` (password change, deactivation)."""
+    with transaction.atomic():
+        names = list(user.api_tokens.values_list("name", flat=True))
+        if not names:
+            return 0
+        user.api_tokens.all().delete()
+        event_record(
+            kind=AuditEvent.Kind.TOKEN_REVOKED,
+            user=actor or user,
+            username=user.username,
+            details={"names": names, "reason": reason, "owner": user.username},
+        )
+    return len(names)
+
+
+def user_password_set(*, actor: User | None, user: User, password: str | None) -> User:
+    """Set (or, with ``None``, disable) ``user``'s password and revoke their
+    API tokens. Every password change (own page, admin) comes through here."""
+    with transaction.atomic():
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user._history_user = actor
+        user.save(update_fields=["password"])
+        api_tokens_revoke_all(user=user, reason="password change", actor=actor)
+    return user
+
+
+def user_deactivate(*, actor: User | None, user: User) -> User:
+    """Deactivate ``user`` (they can no longer sign in) and revoke their tokens."""
+    with transaction.atomic():
+        if User.objects.filter(pk=user.pk, is_active=True).exists():
+            user.is_active = False
+            user._history_user = actor
+            user.save(update_fields=["is_active"])
+        user.is_active = False
+        api_tokens_revoke_all(user=user, reason="deactivation", actor=actor)
+    return user

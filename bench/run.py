@@ -155,7 +155,10 @@ def prepare_dataset(args: argparse.Namespace) -> dict:
             print(
                 f"The database holds another dataset ({have:,} milestones): flushing."
             )
-            call_command("flush", verbosity=0, interactive=False)
+            from portal.audit import flush_permitted
+
+            with flush_permitted():
+                call_command("flush", verbosity=0, interactive=False)
         options = {
             "milestones": args.milestones,
             "seed": args.seed,

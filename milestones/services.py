@@ -22,6 +22,7 @@ from accounts import policy
 from accounts.roles import APPROVE, CHANGE, UPDATE, VIEW
 from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid
+from portal.retry import retry_on_deadlock
 
 from .models import (
     APPROVAL_CHANGE_FIELDS,
@@ -204,7 +205,7 @@ def categories_set(
             f"The category weights sum to {total:g} %, not 100 %.",
             errors={"weight": [f"Weights sum to {total:g} %; they must sum to 100 %."]},
         )
-    Portfolio.objects.select_for_update().get(pk=portfolio.pk)
+    Portfolio.objects.select_for_update(no_key=True).get(pk=portfolio.pk)
     existing = {c.pk: c for c in portfolio.categories.all()}
     kept = []
     for order, data in enumerate(categories):
@@ -248,7 +249,7 @@ def milestone_create(*, actor, portfolio: Portfolio, **fields) -> Milestone:
 
 def _locked(milestone_id: int) -> Milestone:
     return (
-        Milestone.objects.select_for_update()
+        Milestone.objects.select_for_update(of=("self",), no_key=True)
         .select_related("portfolio", "category", "org_unit")
         .get(pk=milestone_id)
     )
@@ -267,6 +268,7 @@ def _check_version(milestone: Milestone, expected_version: int | None) -> None:
         )
 
 
+@retry_on_deadlock
 @transaction.atomic
 def milestone_update(
     *,
@@ -364,6 +366,7 @@ def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
     return milestone
 
 
+@retry_on_deadlock
 @transaction.atomic
 def milestone_submit_update(
     *,
@@ -486,6 +489,7 @@ def _check_backdated(milestone: Milestone, submitted_at: datetime, now) -> None:
         )
 
 
+@retry_on_deadlock
 @transaction.atomic
 def milestones_bulk_set_progress(
     *,
@@ -501,7 +505,11 @@ def milestones_bulk_set_progress(
     """
     allowed = {"status", "percent_complete"}
     ids = list(changes)
-    rows = list(Milestone.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    rows = list(
+        Milestone.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
     if actor is not None:
         permitted = set(
             policy.restrict(
@@ -582,6 +590,7 @@ def _find_path(edges: Mapping[int, list[int]], start: int, goal: int) -> list[in
     return []
 
 
+@retry_on_deadlock
 @transaction.atomic
 def dependency_add(
     *,
@@ -605,7 +614,7 @@ def dependency_add(
         )
     # Serialise graph edits per portfolio so two concurrent links cannot form a
     # cycle that neither saw.
-    Portfolio.objects.select_for_update().get(pk=successor.portfolio_id)
+    Portfolio.objects.select_for_update(no_key=True).get(pk=successor.portfolio_id)
     edges: dict[int, list[int]] = {}
     for pred_id, succ_id in Dependency.objects.filter(
         successor__portfolio_id=successor.portfolio_id
@@ -965,7 +974,7 @@ def _fetch_request(approval: ApprovalRequest | int, *, lock: bool) -> ApprovalRe
     approval_id = approval.pk if isinstance(approval, ApprovalRequest) else approval
     queryset = ApprovalRequest.objects.all()
     if lock:
-        queryset = queryset.select_for_update()
+        queryset = queryset.select_for_update(of=("self",), no_key=True)
     found = queryset.filter(pk=approval_id).first()
     if found is None:
         from portal.errors import NotFound
@@ -1049,6 +1058,7 @@ def _authority(actor, milestone: Milestone, amount: Decimal) -> tuple:
     return limit, limit is not None and amount <= limit
 
 
+@retry_on_deadlock
 @transaction.atomic
 def approval_decide(
     *,
@@ -1270,7 +1280,7 @@ def _completion_requests_close(milestone_ids: list[int], *, actor, reason: str):
     if not milestone_ids:
         return
     stale = list(
-        ApprovalRequest.objects.select_for_update().filter(
+        ApprovalRequest.objects.select_for_update(no_key=True).filter(
             milestone__in=milestone_ids,
             kind=ApprovalRequest.Kind.COMPLETION,
             status=ApprovalRequest.Status.PENDING,

@@ -7,7 +7,7 @@ input (400), ``{"detail": "..."}`` for the others; a database that cannot be
 reached answers 503 ``{"detail": "Database unavailable", "code":
 "database_unavailable"}`` with ``Retry-After``; an unexpected failure answers
 500 ``{"detail": "Server error", "request_id": "..."}`` (see
-`portal.views.server_error`).
+`portal.error_views.server_error`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from rest_framework import status
+from rest_framework import renderers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -72,7 +72,7 @@ def database_unavailable_response() -> Response:
 def exception_handler(exc, context):
     """Translate domain errors, model validation errors and an unreachable
     database into API responses; anything else unexpected is left to
-    `portal.views.server_error` (logged, then a JSON 500)."""
+    `portal.error_views.server_error` (logged, then a JSON 500)."""
     if isinstance(exc, DomainError):
         return Response(_drf_keys(exc.as_dict()), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -94,3 +94,16 @@ def _drf_keys(body: dict) -> dict:
         body = dict(body)
         body[api_settings.NON_FIELD_ERRORS_KEY] = body.pop(NON_FIELD_ERRORS)
     return body
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, under the Content-Security-Policy. Its pages set
+    a few ``style=""`` attributes (button placement), so these pages alone
+    allow inline style *attributes* (``style-src-attr``); inline ``<style>``
+    elements and every inline script stay refused."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response._csp_update = {"style-src-attr": ["'unsafe-inline'"]}
+        return super().render(data, accepted_media_type, renderer_context)

@@ -8,58 +8,71 @@ What is chained
 Every history row of every tracked model (simple-history's ``Historical*``
 tables, their many-to-many snapshot tables included) and every
 :class:`~portal.models.AuditEvent` (sign-ins, failed sign-ins, lock-outs,
-sign-outs, report downloads, exports) is appended to one chain of
-:class:`~portal.models.AuditChainEntry` rows *in the transaction that writes
-the row*:
+sign-outs, report downloads, exports).
 
-- single history rows through simple-history's ``post_create_historical_record``
-  signal, many-to-many snapshots through ``post_create_historical_m2m_records``;
-- bulk history (``bulk_create_with_history`` / ``bulk_update_with_history``,
-  which send no signal) through the wrappers of the same name in this module,
-  which chain the history rows they create in one set-based step: use them
-  instead of simple-history's;
-- access events through :func:`event_record`.
+Written freely, sealed in batches
+---------------------------------
+In the transaction that writes such a row, :func:`chain_rows` (from
+simple-history's ``post_create_historical_record`` and m2m signals, the bulk
+wrappers of this module and :func:`event_record`) appends one
+:class:`~portal.models.AuditPending` row: the row's label and id and the keyed
+digest of its content as written. That is an INSERT with an id from a
+sequence: no lock, no read of the chain, so writers never wait on one another
+(before, every write took one advisory lock and read the chain's head, which
+serialised every write of the whole system).
 
-An entry holds ``sequence`` (1, 2, 3... without gaps), ``source`` (the row's
-model label) and ``source_id`` (its primary key), ``digest`` (SHA-256 of the
-row's canonical JSON, see :func:`row_digest`), ``prev_hash`` (the previous
-entry's hash; 64 zeros for the first), ``chained_at`` and ``hash`` =
-SHA-256 of ``sequence|source|source_id|digest|prev_hash|chained_at``.
-Changing a chained row changes its digest; changing, removing or inserting an
-entry breaks the hash links after it. :func:`verify_chain` (the command
-``verify_audit_chain``) recomputes everything and names the first broken
-entry, and lists rows that were never chained (inserted behind the
-application's back).
+:func:`seal` (the Celery task ``portal.tasks.seal_audit_chain``, every minute
+by beat, and ``verify_audit_chain`` before it verifies) moves the queue into
+the chain in queue order, in batches: each :class:`~portal.models.
+AuditChainEntry` holds ``sequence`` (1, 2, 3... without gaps, the primary key:
+no fork), ``source``/``source_id``, the written ``digest``, ``prev_hash``,
+``chained_at``, ``key_id`` and ``hash`` = HMAC-SHA256 of
+``sequence|source|source_id|digest|prev_hash|chained_at`` under that key.
+Only sealers take the chain's advisory lock (:data:`CHAIN_LOCK`), each for a
+short transaction of its own. A row committed late by a long transaction is
+simply in the queue at the next run (the queue holds only what is not sealed),
+so nothing is skipped.
 
-Serialised appends
-------------------
-One chain means one writer at a time. On PostgreSQL an append takes a
-transaction-level advisory lock (:data:`CHAIN_LOCK`), then reads the head,
-so concurrent transactions queue and each sees the head the previous one
-committed: no fork (``sequence`` is also the primary key) and no gap. The lock
-is held until the writing transaction ends, which serialises history writes;
-that is the price of a single linear chain. On SQLite the settings open every
-transaction with ``BEGIN IMMEDIATE``, so the database already admits one writer.
+Keys
+----
+Digests and hashes are HMACs under a key kept outside the database
+(``AUDIT_CHAIN_KEYS``, newest first, each entry naming its key id; the key
+derived from ``SECRET_KEY`` is always known last). Whoever can write the
+database but lacks the key cannot forge an entry: recomputing the public
+SHA-256, as before, no longer verifies. The first entries, chained before keys
+existed, are plain SHA-256 and valid only as the chain's prefix.
+
+Verification
+------------
+:func:`verify_chain` (``verify_audit_chain``) walks the chain in batches and
+recomputes every link and every row digest, names the first broken entry,
+checks an anchored head (``--expect-head SEQ:HASH``, kept outside the database
+in each weekly report: a cut tail is caught), checks every queued row against
+the digest taken when it was written (a row altered or deleted before its seal
+is caught), and lists rows of chained tables that are neither chained nor
+queued (inserted behind the application's back).
 
 Append-only tables on PostgreSQL
 --------------------------------
-:func:`install_append_only_triggers` puts a ``BEFORE UPDATE OR DELETE``
-trigger on every history table and on the two audit tables that raises an
-exception. It runs from a migration and again after every ``migrate`` (a
-``post_migrate`` receiver), so a history table added later is protected too.
-The only way around it is :func:`history_rewrite_allowed`, for tests that
-must backdate history; it sets ``cairn.allow_history_rewrite`` for the current
-transaction only. (A database superuser can always drop a trigger; the chain
-is what detects that kind of tampering.)
+:func:`install_append_only_triggers` puts ``BEFORE UPDATE OR DELETE`` row
+triggers and ``BEFORE TRUNCATE`` statement triggers on every history table and
+the audit tables (the queue: UPDATE and TRUNCATE), from a migration and again
+after every ``migrate``. The only way around them is
+:func:`history_rewrite_allowed`, which switches to the NOLOGIN role
+:data:`REWRITE_ROLE` and sets ``cairn.allow_history_rewrite`` for the
+transaction: the triggers accept only both together, so the setting alone,
+from an ordinary session, does nothing. (A database superuser can always drop
+a trigger; the keyed chain and the anchored head are what catch that.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -78,7 +91,8 @@ GENESIS = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends ("cairn").
 CHAIN_LOCK = 0x636169726E
 BATCH_SIZE = 500
-VERIFY_BATCH_SIZE = 2000
+SEAL_BATCH_SIZE = 5000
+VERIFY_BATCH_SIZE = 5000
 REWRITE_SETTING = "cairn.allow_history_rewrite"
 TRIGGER_NAME = "cairn_append_only"
 TRIGGER_FUNCTION = "cairn_refuse_rewrite"
@@ -200,6 +214,52 @@ def row_digest(model, values: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_content(model, values).encode()).hexdigest()
 
 
+# Keys ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainKey:
+    """A key of the chain's HMACs: its id (stored on each entry) and secret."""
+
+    kid: str
+    secret: bytes
+
+
+def chain_keys() -> list[ChainKey]:
+    """The keys, newest first: ``AUDIT_CHAIN_KEYS`` ("kid:base64,kid:base64"),
+    then one derived from ``SECRET_KEY`` (id ``sk``; the only one when the
+    setting is empty). Both live outside the
+    database, so whoever can write the database cannot forge an entry."""
+    return _parse_keys(getattr(settings, "AUDIT_CHAIN_KEYS", ""), settings.SECRET_KEY)
+
+
+@cache
+def _parse_keys(configured: str, secret_key: str) -> list[ChainKey]:
+    import base64
+
+    keys = []
+    for item in filter(None, (part.strip() for part in configured.split(","))):
+        kid, _, encoded = item.partition(":")
+        if not kid or not encoded or len(kid) > 20:
+            raise ValueError(f"AUDIT_CHAIN_KEYS: {item!r} is not kid:base64key.")
+        keys.append(ChainKey(kid, base64.b64decode(encoded)))
+    # The key derived from SECRET_KEY is always known last: the chain's key
+    # until AUDIT_CHAIN_KEYS is set, and the one its first entries verify by.
+    derived = hmac.new(secret_key.encode(), b"cairn-audit-chain", hashlib.sha256)
+    keys.append(ChainKey("sk", derived.digest()))
+    return keys
+
+
+def _secret(kid: str) -> bytes | None:
+    return next((k.secret for k in chain_keys() if k.kid == kid), None)
+
+
+def row_mac(model, values: dict[str, Any], secret: bytes) -> str:
+    """HMAC-SHA256 (hex) of :func:`canonical_content` under a chain key."""
+    content = canonical_content(model, values).encode()
+    return hmac.new(secret, content, hashlib.sha256).hexdigest()
+
+
 def instance_values(obj) -> dict[str, Any]:
     return {attname: getattr(obj, attname) for attname in attnames(type(obj))}
 
@@ -212,10 +272,15 @@ def entry_hash(
     digest: str,
     prev_hash: str,
     chained_at,
+    secret: bytes | None = None,
 ) -> str:
-    """The hash of one chain entry: its position, its row, its predecessor."""
+    """The hash of one chain entry: its position, its row, its predecessor.
+    With ``secret`` (every entry sealed since keys exist) an HMAC under that
+    key; without, the plain SHA-256 of the first entries."""
     stamp = chained_at.astimezone(UTC).isoformat(timespec="microseconds")
     text = f"{sequence}|{source}|{source_id}|{digest}|{prev_hash}|{stamp}"
+    if secret is not None:
+        return hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -281,24 +346,118 @@ def _append(
 
 
 def chain_rows(model, rows: Iterable[models.Model], *, using: str | None = None):
-    """Append saved rows of ``model`` (history rows, audit events) to the chain,
-    in the given order, in the current transaction. Returns the entries."""
+    """Queue saved rows of ``model`` (history rows, access events) for the
+    chain, in the current transaction: each with the keyed digest of its
+    content as written. No lock and no read of the chain: concurrent writers
+    never wait on one another. :func:`seal` chains them. Returns the queued
+    rows."""
     rows = list(rows)
     if not rows:
         return []
     if any(row.pk is None for row in rows):
         raise ValueError("Only saved rows (with a primary key) can be chained.")
     using = using or rows[0]._state.db or DEFAULT_DB_ALIAS
+    key = chain_keys()[0]
     label = model._meta.label_lower
-    items = [(label, row.pk, row_digest(model, instance_values(row))) for row in rows]
-    return _append(_entry_model(), using, items)
+    now = timezone.now()
+    from .models import AuditPending
+
+    queued = [
+        AuditPending(
+            source=label,
+            source_id=row.pk,
+            digest=row_mac(model, instance_values(row), key.secret),
+            key_id=key.kid,
+            recorded_at=now,
+        )
+        for row in rows
+    ]
+    return AuditPending.objects.using(using).bulk_create(queued, batch_size=BATCH_SIZE)
+
+
+def seal(*, using: str = DEFAULT_DB_ALIAS, batch_size: int = SEAL_BATCH_SIZE) -> int:
+    """Move every queued row into the chain, in queue order, in batches of
+    ``batch_size`` (one transaction each); returns how many were sealed.
+
+    Only sealers compete for the chain's head: on PostgreSQL each batch takes
+    the advisory lock :data:`CHAIN_LOCK` for its own short transaction, so two
+    sealers (the beat task and a verification) never fork the chain, and no
+    user's write waits for it. A row committed late by a long transaction is
+    simply found by the next run: the queue holds only what is not sealed.
+    Each entry keeps the digest taken when the row was written, so a row
+    altered before its seal is caught by verification, not sealed altered.
+    """
+    from .models import AuditChainEntry, AuditPending
+
+    total = 0
+    while True:
+        with transaction.atomic(using=using):
+            sequence, prev = _lock_head(_entry_model(), using)
+            queued = list(AuditPending.objects.using(using).order_by("id")[:batch_size])
+            if not queued:
+                return total
+            now = timezone.now()
+            entries = []
+            for item in queued:
+                secret = _secret(item.key_id)
+                if secret is None:
+                    raise RuntimeError(
+                        f"AUDIT_CHAIN_KEYS lacks the key {item.key_id!r} of queued "
+                        "rows; add it back (keys are only ever appended)."
+                    )
+                sequence += 1
+                digest_hash = entry_hash(
+                    sequence=sequence,
+                    source=item.source,
+                    source_id=item.source_id,
+                    digest=item.digest,
+                    prev_hash=prev,
+                    chained_at=now,
+                    secret=secret,
+                )
+                entries.append(
+                    AuditChainEntry(
+                        sequence=sequence,
+                        source=item.source,
+                        source_id=item.source_id,
+                        digest=item.digest,
+                        prev_hash=prev,
+                        hash=digest_hash,
+                        chained_at=now,
+                        key_id=item.key_id,
+                    )
+                )
+                prev = digest_hash
+            AuditChainEntry.objects.using(using).bulk_create(
+                entries, batch_size=BATCH_SIZE
+            )
+            AuditPending.objects.using(using).filter(
+                id__in=[item.id for item in queued]
+            ).delete()
+            total += len(entries)
+
+
+def chain_head(using: str = DEFAULT_DB_ALIAS) -> tuple[int, str]:
+    """The newest entry's sequence and hash (0 and 64 zeros when empty): the
+    anchor to keep outside the database."""
+    head = (
+        _entry_model()
+        ._base_manager.using(using)
+        .order_by("-sequence")
+        .values_list("sequence", "hash")
+        .first()
+    )
+    return head or (0, GENESIS)
 
 
 def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
-    """Chain every history row not chained yet (the rows that existed before
-    the chain did). Run once by the migration that created the chain; returns
-    the number of rows chained."""
+    """Chain every row of a chained table that is neither chained nor queued
+    (rows that existed before the chain, or were written around it). Run by
+    the migration that created the chain, with plain SHA-256 entries (the
+    keys came later); at run time the rows are queued with keyed digests and
+    sealed. Returns the number of rows chained."""
     entry_model = _entry_model(registry)
+    runtime = registry is global_apps
     total = 0
     for model in chained_models(registry):
         label = model._meta.label_lower
@@ -307,21 +466,37 @@ def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
             source=label, source_id=OuterRef("pk")
         )
         pending = model._base_manager.using(using).filter(~Exists(chained))
+        if runtime:
+            from .models import AuditPending
+
+            queued = AuditPending.objects.using(using).filter(
+                source=label, source_id=OuterRef("pk")
+            )
+            pending = pending.filter(~Exists(queued))
         last = None
         while True:
             batch = pending.order_by("pk")
             if last is not None:
                 batch = batch.filter(pk__gt=last)
-            rows = list(batch.values(*attnames(model))[:VERIFY_BATCH_SIZE])
-            if not rows:
-                break
-            _append(
-                entry_model,
-                using,
-                [(label, row[pk], row_digest(model, row)) for row in rows],
-            )
+            if runtime:
+                rows = list(batch[:VERIFY_BATCH_SIZE])
+                if not rows:
+                    break
+                chain_rows(model, rows, using=using)
+                last = rows[-1].pk
+            else:
+                rows = list(batch.values(*attnames(model))[:VERIFY_BATCH_SIZE])
+                if not rows:
+                    break
+                _append(
+                    entry_model,
+                    using,
+                    [(label, row[pk], row_digest(model, row)) for row in rows],
+                )
+                last = rows[-1][pk]
             total += len(rows)
-            last = rows[-1][pk]
+    if runtime:
+        seal(using=using)
     return total
 
 
@@ -747,10 +922,12 @@ class Verification:
     head_hash: str = GENESIS
     broken: Problem | None = None
     unchained: list[Problem] = field(default_factory=list)
+    # Rows awaiting their seal that are missing or altered.
+    pending: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.broken is None and not self.unchained
+        return self.broken is None and not self.unchained and not self.pending
 
 
 def _sources(
@@ -776,8 +953,9 @@ def _sources(
     return found
 
 
-def _check(entry, expected: int, prev: str, rows, models_by_label) -> str | None:
-    """Why ``entry`` is broken, or None."""
+def _check(entry, expected: int, prev: str, rows, models_by_label, state) -> str | None:
+    """Why ``entry`` is broken, or None. ``state["keyed"]``: a keyed entry was
+    seen, after which an unkeyed one is a forgery."""
     if entry.sequence != expected:
         return f"sequence gap: entry #{expected} is missing"
     if entry.prev_hash != prev:
@@ -785,6 +963,18 @@ def _check(entry, expected: int, prev: str, rows, models_by_label) -> str | None
             "its previous hash does not match the hash of the entry before it "
             "(that entry or this link was rewritten)"
         )
+    if entry.key_id:
+        secret = _secret(entry.key_id)
+        if secret is None:
+            return f"unknown key id {entry.key_id!r} (missing from AUDIT_CHAIN_KEYS)"
+        state["keyed"] = True
+    elif state["keyed"]:
+        return (
+            "an unkeyed entry after keyed ones: forged (entries are keyed once "
+            "keys exist)"
+        )
+    else:
+        secret = None
     recomputed = entry_hash(
         sequence=entry.sequence,
         source=entry.source,
@@ -792,23 +982,43 @@ def _check(entry, expected: int, prev: str, rows, models_by_label) -> str | None
         digest=entry.digest,
         prev_hash=entry.prev_hash,
         chained_at=entry.chained_at,
+        secret=secret,
     )
-    if recomputed != entry.hash:
-        return "the entry's own hash does not match its content (entry altered)"
+    if not hmac.compare_digest(recomputed, entry.hash):
+        return (
+            "the entry's own hash does not match its content (entry altered or forged)"
+        )
     model = models_by_label.get(entry.source)
     if model is None:
         return f"unknown source model {entry.source!r}"
     values = rows.get((entry.source, entry.source_id))
     if values is None:
         return "the chained row is missing (deleted)"
-    if row_digest(model, values) != entry.digest:
+    digest = row_mac(model, values, secret) if secret else row_digest(model, values)
+    if not hmac.compare_digest(digest, entry.digest):
         return "the row's content changed after it was chained (digest mismatch)"
     return None
 
 
-def _entries(using: str, batch_size: int) -> Iterator[list[Any]]:
-    last = 0
-    entries = _entry_model()._base_manager.using(using).order_by("sequence")
+def _entries(using: str, batch_size: int, since: int = 1) -> Iterator[list[Any]]:
+    """The entries from ``since`` on, in order, a batch at a time (keyset
+    pages over the primary key: each query starts where the last ended)."""
+    last = since - 1
+    entries = (
+        _entry_model()
+        ._base_manager.using(using)
+        .order_by("sequence")
+        .only(
+            "sequence",
+            "source",
+            "source_id",
+            "digest",
+            "prev_hash",
+            "hash",
+            "chained_at",
+            "key_id",
+        )
+    )
     while True:
         batch = list(entries.filter(sequence__gt=last)[:batch_size])
         if not batch:
@@ -818,7 +1028,10 @@ def _entries(using: str, batch_size: int) -> Iterator[list[Any]]:
 
 
 def unchained_rows(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Problem]:
-    """Rows of chained tables that no entry names (inserted around the app)."""
+    """Rows of chained tables that neither an entry nor the sealer's queue
+    names (inserted around the application)."""
+    from .models import AuditPending
+
     entry_model = _entry_model()
     problems: list[Problem] = []
     for model in chained_models():
@@ -826,9 +1039,12 @@ def unchained_rows(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Probl
         chained = entry_model._base_manager.using(using).filter(
             source=label, source_id=OuterRef("pk")
         )
+        queued = AuditPending.objects.using(using).filter(
+            source=label, source_id=OuterRef("pk")
+        )
         pks = (
             model._base_manager.using(using)
-            .filter(~Exists(chained))
+            .filter(~Exists(chained), ~Exists(queued))
             .order_by("pk")
             .values_list("pk", flat=True)[: limit - len(problems)]
         )
@@ -840,29 +1056,83 @@ def unchained_rows(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Probl
     return problems
 
 
+def pending_problems(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Problem]:
+    """Queued rows (not sealed yet) that are missing or no longer match the
+    keyed digest taken when they were written."""
+    from .models import AuditPending
+
+    models_by_label = {m._meta.label_lower: m for m in chained_models()}
+    problems: list[Problem] = []
+    queued = AuditPending.objects.using(using).order_by("id")
+    last = 0
+    while len(problems) < limit:
+        batch = list(queued.filter(id__gt=last)[:VERIFY_BATCH_SIZE])
+        if not batch:
+            break
+        last = batch[-1].id
+        rows = _sources(batch, using, models_by_label)
+        for item in batch:
+            model = models_by_label.get(item.source)
+            values = rows.get((item.source, item.source_id))
+            secret = _secret(item.key_id)
+            if model is None or values is None:
+                message = "awaiting its seal, but the row is missing (deleted)"
+            elif secret is None:
+                message = f"awaiting its seal under an unknown key {item.key_id!r}"
+            elif not hmac.compare_digest(row_mac(model, values, secret), item.digest):
+                message = "awaiting its seal, but its content changed since written"
+            else:
+                continue
+            problems.append(Problem(None, item.source, item.source_id, message))
+    return problems[:limit]
+
+
 def verify_chain(
-    *, using: str = DEFAULT_DB_ALIAS, batch_size: int = VERIFY_BATCH_SIZE
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    batch_size: int = VERIFY_BATCH_SIZE,
+    since: int = 1,
+    expect_head: tuple[int, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Verification:
-    """Walk the whole chain in ``sequence`` order, in batches, and recompute
-    every link and every row digest; stop at the first broken entry. Then look
+    """Walk the chain in ``sequence`` order from ``since`` (default: all), in
+    batches, and recompute every link and every row digest; stop at the first
+    broken entry. ``expect_head`` (sequence, hash), an anchor kept outside the
+    database, must be in the chain as given: a chain cut short or rewritten
+    before it fails. Then check the rows still awaiting their seal and look
     for rows that were never chained. On PostgreSQL the walk reads one
     snapshot (repeatable read) when it opens the transaction itself, so
-    concurrent appends do not disturb it."""
+    concurrent seals do not disturb it. ``progress(done, total)`` is called
+    after each batch."""
     models_by_label = {m._meta.label_lower: m for m in chained_models()}
     result = Verification()
     connection = connections[using]
     outermost = not connection.in_atomic_block
+    entries = _entry_model()._base_manager.using(using)
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
                 )
-        expected, prev = 1, GENESIS
-        for batch in _entries(using, batch_size):
+        since = max(1, since)
+        expected, prev = since, GENESIS
+        state = {"keyed": False}
+        if since > 1:
+            before = entries.filter(sequence=since - 1).values_list("hash", "key_id")
+            anchor = before.first()
+            if anchor is None:
+                result.broken = Problem(
+                    since - 1, "portal.auditchainentry", None, "--since: no such entry"
+                )
+                return result
+            prev, kid = anchor
+            state["keyed"] = bool(kid)
+        total = entries.filter(sequence__gte=since).count() if progress else 0
+        for batch in _entries(using, batch_size, since):
             rows = _sources(batch, using, models_by_label)
             for entry in batch:
-                message = _check(entry, expected, prev, rows, models_by_label)
+                message = _check(entry, expected, prev, rows, models_by_label, state)
                 if message is not None:
                     result.broken = Problem(
                         entry.sequence, entry.source, entry.source_id, message
@@ -872,17 +1142,50 @@ def verify_chain(
                 expected += 1
                 result.checked += 1
                 result.head_sequence, result.head_hash = entry.sequence, entry.hash
+            if progress is not None:
+                progress(result.checked, total)
+        if expect_head is not None:
+            sequence, wanted = expect_head
+            found = entries.filter(sequence=sequence).values_list("hash", flat=True)
+            actual = found.first()
+            if actual is None:
+                result.broken = Problem(
+                    sequence,
+                    "portal.auditchainentry",
+                    None,
+                    f"the anchored head is gone: the chain ends at "
+                    f"#{result.head_sequence} (its tail was cut)",
+                )
+                return result
+            if not hmac.compare_digest(actual, wanted):
+                result.broken = Problem(
+                    sequence,
+                    "portal.auditchainentry",
+                    None,
+                    "does not match the anchored head hash (the chain was "
+                    "rewritten up to it)",
+                )
+                return result
+        result.pending = pending_problems(using)
         result.unchained = unchained_rows(using)
     return result
 
 
 # Append-only tables (PostgreSQL) ----------------------------------------------
 
+#: The database role that alone may rewrite history, with the setting
+#: :data:`REWRITE_SETTING` on (``history_rewrite_allowed``: migrations that
+#: must, and tests that backdate history). NOLOGIN: nobody signs in as it.
+REWRITE_ROLE = "cairn_history_admin"
+TRUNCATE_TRIGGER_NAME = "cairn_no_truncate"
+PENDING_TABLE = "portal_auditpending"
+
 _FUNCTION_SQL = f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF coalesce(current_setting('{REWRITE_SETTING}', true), '') = 'on' THEN
+    IF current_user = '{REWRITE_ROLE}'
+       AND coalesce(current_setting('{REWRITE_SETTING}', true), '') = 'on' THEN
         IF TG_OP = 'DELETE' THEN
             RETURN OLD;
         END IF;
@@ -894,6 +1197,18 @@ BEGIN
 END;
 $$
 """
+
+_ROLE_SQL = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{REWRITE_ROLE}') THEN
+        CREATE ROLE {REWRITE_ROLE} NOLOGIN;
+    END IF;
+EXCEPTION WHEN insufficient_privilege OR duplicate_object THEN
+    RAISE NOTICE 'role {REWRITE_ROLE} not created here';
+END
+$$
+"""  # noqa: S608 - a constant role name, no input
 
 _UNPROTECTED_SQL = """
 SELECT c.relname
@@ -910,25 +1225,103 @@ ORDER BY c.relname
 """
 
 
+def _role_exists(cursor) -> bool:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REWRITE_ROLE])
+    return cursor.fetchone() is not None
+
+
 def install_append_only_triggers(connection) -> list[str]:
     """On PostgreSQL, make every history table (``<app>_historical…``) and the
-    audit tables refuse UPDATE and DELETE. Idempotent: only tables without
-    the trigger get it. Returns those tables; a no-op elsewhere."""
+    audit tables refuse UPDATE, DELETE (row triggers) and TRUNCATE (statement
+    triggers), except for :data:`REWRITE_ROLE` with the rewrite setting on;
+    the sealer's queue refuses UPDATE and TRUNCATE (the sealer deletes what
+    it chained). Idempotent: only tables without a trigger get it. Returns
+    the tables given row triggers; a no-op elsewhere."""
     if connection.vendor != "postgresql":
         return []
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(_FUNCTION_SQL)
-        cursor.execute(
-            _UNPROTECTED_SQL, [r"%\_historical%", list(AUDIT_TABLES), TRIGGER_NAME]
-        )
+        cursor.execute(_ROLE_SQL)
+        role = _role_exists(cursor)
+        protected = [r"%\_historical%", list(AUDIT_TABLES)]
+        cursor.execute(_UNPROTECTED_SQL, [*protected, TRIGGER_NAME])
         tables = [row[0] for row in cursor.fetchall()]
         for table in tables:
             cursor.execute(
                 f"CREATE TRIGGER {TRIGGER_NAME} BEFORE UPDATE OR DELETE ON "
                 f"{quote(table)} FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"
             )
+            if role:
+                cursor.execute(
+                    f"GRANT SELECT, UPDATE, DELETE, TRUNCATE ON {quote(table)} "
+                    f"TO {REWRITE_ROLE}"
+                )
+        cursor.execute(
+            _UNPROTECTED_SQL,
+            [r"%\_historical%", [*AUDIT_TABLES, PENDING_TABLE], TRUNCATE_TRIGGER_NAME],
+        )
+        for (table,) in cursor.fetchall():
+            cursor.execute(
+                f"CREATE TRIGGER {TRUNCATE_TRIGGER_NAME} BEFORE TRUNCATE ON "
+                f"{quote(table)} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {TRIGGER_FUNCTION}()"
+            )
+            if table == PENDING_TABLE:
+                cursor.execute(
+                    f"CREATE TRIGGER {TRIGGER_NAME} BEFORE UPDATE ON {quote(table)} "
+                    f"FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"
+                )
     return tables
+
+
+def truncate_guarded_tables(connection) -> list[str]:
+    """The tables carrying the TRUNCATE refusal (PostgreSQL)."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname = %s ORDER BY c.relname",
+            [TRUNCATE_TRIGGER_NAME],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def flush_sql_past_truncate_guard(connection, sql_list: list[str]) -> list[str]:
+    """``manage.py flush`` (emptying a whole database: the test suite between
+    transactional tests, a benchmark rebuilding its dataset) as one
+    transaction that lifts the TRUNCATE refusal for itself only; the table
+    owner's right, and never taken by the application."""
+    quote = connection.ops.quote_name
+    tables = truncate_guarded_tables(connection)
+    off = [
+        f"ALTER TABLE {quote(t)} DISABLE TRIGGER {TRUNCATE_TRIGGER_NAME}"
+        for t in tables
+    ]
+    on = [
+        f"ALTER TABLE {quote(t)} ENABLE TRIGGER {TRUNCATE_TRIGGER_NAME}" for t in tables
+    ]
+    return [*off, *sql_list, *on]
+
+
+@contextmanager
+def flush_permitted() -> Iterator[None]:
+    """While open, ``flush`` on PostgreSQL runs past the TRUNCATE refusal
+    (see :func:`flush_sql_past_truncate_guard`). For test and benchmark
+    harnesses, which empty whole databases."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return original(self, flush_sql_past_truncate_guard(self.connection, sql_list))
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    try:
+        yield
+    finally:
+        DatabaseOperations.execute_sql_flush = original
 
 
 def drop_append_only_triggers(connection) -> None:
@@ -937,13 +1330,14 @@ def drop_append_only_triggers(connection) -> None:
         return
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname = %s",
-            [TRIGGER_NAME],
-        )
-        for (table,) in cursor.fetchall():
-            cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER_NAME} ON {quote(table)}")
+        for name in (TRIGGER_NAME, TRUNCATE_TRIGGER_NAME):
+            cursor.execute(
+                "SELECT c.relname FROM pg_trigger t JOIN pg_class c "
+                "ON c.oid = t.tgrelid WHERE t.tgname = %s",
+                [name],
+            )
+            for (table,) in cursor.fetchall():
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {quote(table)}")
         cursor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER_FUNCTION}()")
 
 
@@ -985,17 +1379,22 @@ def protect_history_after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs) -> N
 
 @contextmanager
 def history_rewrite_allowed(using: str = DEFAULT_DB_ALIAS):
-    """FOR TESTS ONLY: allow UPDATE and DELETE on history and audit tables
-    inside this block (a transaction; PostgreSQL's triggers check the
-    transaction-local setting ``cairn.allow_history_rewrite``). Rewritten
-    rows no longer match the audit chain, which ``verify_audit_chain`` will
-    report."""
+    """For migrations that must, and tests that backdate history: allow
+    UPDATE and DELETE on history and audit tables inside this block (a
+    transaction). On PostgreSQL it switches to :data:`REWRITE_ROLE` (``SET
+    LOCAL ROLE``; the connecting user must be a member of it, as the
+    migrating user is) and turns the rewrite setting on; the triggers accept
+    only both together, so the setting alone, from any other session, does
+    nothing. Rewritten rows no longer match the audit chain, which
+    ``verify_audit_chain`` reports."""
     connection = connections[using]
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL ROLE {REWRITE_ROLE}")
                 cursor.execute("SELECT set_config(%s, 'on', true)", [REWRITE_SETTING])
         yield
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config(%s, 'off', true)", [REWRITE_SETTING])
+                cursor.execute("SET LOCAL ROLE NONE")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import escape
 
 from accounts import policy
@@ -25,7 +26,7 @@ class RejectNulMiddleware:
     """A NUL character in the path, a query parameter or a posted form field
     answers 400 naming the fields, before any lookup: PostgreSQL can neither
     store nor compare one (it refuses the whole query). The API's bodies are
-    checked by its parsers (`portal.api`)."""
+    checked by its parsers (`portal.parsers`)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -56,3 +57,22 @@ class RejectNulMiddleware:
             "<!DOCTYPE html><title>Bad request</title>"
             f"<p>The request was refused:</p><ul>{items}</ul>"
         )
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` (with Django's never-cache headers) on every
+    answer to a signed-in request and on every API answer, so no browser or
+    proxy keeps a copy of what only that user may read. Anonymous pages (the
+    sign-in page) and static files stay cacheable."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path_info.startswith("/api/") or (
+            user is not None and user.is_authenticated
+        ):
+            add_never_cache_headers(response)
+        return response

@@ -111,6 +111,8 @@ class AuditEvent(models.Model):
         LOGOUT = "logout", "Signed out"
         REPORT_DOWNLOAD = "report_download", "Report download"
         EXPORT = "export", "Export"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     at = models.DateTimeField()
@@ -164,6 +166,10 @@ class AuditChainEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
     chained_at = models.DateTimeField()
+    # The key (``AUDIT_CHAIN_KEYS``) that made ``digest`` and ``hash`` (HMACs);
+    # empty for the plain SHA-256 entries chained before keys existed, which
+    # are only valid as a prefix of the chain.
+    key_id = models.CharField(max_length=20, blank=True, default="")
 
     class Meta:
         ordering = ["sequence"]
@@ -177,3 +183,31 @@ class AuditChainEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.source} #{self.source_id}"
+
+
+class AuditPending(models.Model):
+    """A chained row waiting for the sealer: written in the transaction that
+    writes the row, with the keyed digest of the row as it was written.
+
+    Appending here takes no lock (an id from a sequence), so writers never
+    wait on one another; ``portal.audit.seal`` moves these rows into the
+    chain in order, every minute (beat) and before each verification.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.CharField(max_length=100)
+    source_id = models.BigIntegerField()
+    digest = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=20)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "audit row awaiting its seal"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"], name="audit_pending_row_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} #{self.source_id} (pending)"

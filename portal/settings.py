@@ -9,6 +9,7 @@ eagerly). Production sets ``DEBUG=False`` and a real ``SECRET_KEY`` and passes
 from pathlib import Path
 
 import environ
+from csp import constants as _csp_constants
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "import_export",
     "axes",
     "django_celery_beat",
+    "csp",
     "portal",
     "accounts",
     "milestones",
@@ -55,11 +56,15 @@ MIDDLEWARE = [
     # First: every later step (and the tasks it queues) logs with the id.
     "portal.observability.RequestIdMiddleware",
     "portal.metrics.MetricsMiddleware",
-    # NUL in a path, query parameter or form field: 400 before any lookup.
-    "portal.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process (compressed, hashed names).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every answer, then Cache-Control: no-store
+    # on signed-in and API answers (see "Content-Security-Policy and caching").
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.NoStoreMiddleware",
+    # NUL in a path, query parameter or form field: 400 before any lookup.
+    "portal.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -152,6 +157,11 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Over-long names and NUL bytes are clipped before axes stores them.
+AXES_USERNAME_CALLABLE = "accounts.signin.client_username"
+
+# API tokens (accounts.api.authentication): hashed, named, expiring.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
 
 # django-guardian: anonymous users get no object permissions.
 ANONYMOUS_USER_NAME = None
@@ -206,7 +216,7 @@ CELERY_TIMEZONE = TIME_ZONE
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -215,6 +225,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "portal.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "portal.api.BrowsableAPIRenderer",
+    ],
     # The stock parsers, refusing NUL characters with field errors.
     "DEFAULT_PARSER_CLASSES": [
         "portal.parsers.JSONParser",
@@ -276,12 +290,38 @@ EVIDENCE_ALLOWED_TYPES = env.list(
     default=["pdf", "png", "jpg", "xlsx", "docx", "csv", "txt"],
 )
 
+# The audit chain's HMAC keys ("kid:base64key,..." newest first), kept outside
+# the database; empty: the key derived from SECRET_KEY (portal.audit).
+AUDIT_CHAIN_KEYS = env.str("AUDIT_CHAIN_KEYS", default="")
+
 # /metrics answers a scraper presenting this bearer token (or a superuser).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Structured logs: LOG_FORMAT=json (default with DEBUG off) writes one JSON
 # object a line with the request id (portal.observability); "text" is for people.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+# Content-Security-Policy (django-csp 4) and caching. Scripts and styles come
+# from this site's own files only: no inline script or style, no eval; the few
+# scripts that must sit in a page carry the request's nonce. Violations are
+# reported to CAIRN_CSP_REPORT_URI (portal.views.csp_report logs each one).
+CAIRN_CSP_REPORT_URI = env.str("CSP_REPORT_URI", default="/csp-report/")
+CAIRN_CSP_REPORT_MAX_BYTES = env.int("CSP_REPORT_MAX_BYTES", default=16 * 1024)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", _csp_constants.NONCE],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "report-uri": [CAIRN_CSP_REPORT_URI],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

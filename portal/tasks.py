@@ -1,4 +1,5 @@
-"""Celery tasks of the shared infrastructure: notification delivery."""
+"""Celery tasks of the shared infrastructure: notification delivery and the
+audit chain's sealer."""
 
 from __future__ import annotations
 
@@ -37,3 +38,19 @@ def deliver_notification(self, notification_id: int) -> str:
 def dispatch_stuck_notifications() -> int:
     """Re-queue pending notifications whose delivery task was lost."""
     return services.notifications_dispatch_stuck()
+
+
+@shared_task(
+    name="portal.tasks.seal_audit_chain",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
+def seal_audit_chain() -> int:
+    """Chain the history rows and access events written since the last run
+    (beat: every minute). Safe to run twice at once: sealers queue on the
+    chain's own lock, and each seals only what is still queued."""
+    from . import audit
+
+    return audit.seal()

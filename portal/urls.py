@@ -3,13 +3,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import metrics, views
+from accounts import forms as accounts_forms
+from accounts import views as accounts_views
+
+from . import api_docs, metrics, views
 
 admin.site.site_header = "Cairn"
 admin.site.site_title = "Cairn"
 admin.site.index_title = "Administration"
+admin.site.login_form = accounts_forms.AdminSignInForm
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -22,11 +25,16 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
-    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("csp-report/", views.csp_report, name="csp-report"),
+    path(
+        "accounts/login/",
+        views.LoginView.as_view(authentication_form=accounts_forms.SignInForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password_change/",
-        views.PasswordChangeView.as_view(),
+        accounts_views.PasswordChangeView.as_view(),
         name="password_change",
     ),
     path(
@@ -38,10 +46,10 @@ urlpatterns = [
     path("notifications/", include("portal.notifications.urls")),
     path("audit/", include("reporting.audit_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", api_docs.SchemaView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        api_docs.DocsView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path("", include("milestones.urls")),

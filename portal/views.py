@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.db import DatabaseError, connections
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+csp_logger = logging.getLogger("cairn.csp")
 
 # A health check answers fast: one attempt per component, short timeouts.
 BROKER_TIMEOUT_SECONDS = 2
@@ -120,3 +126,88 @@ class PasswordChangeView(AdminLookMixin, auth_views.PasswordChangeView):
 
 class PasswordChangeDoneView(AdminLookMixin, auth_views.PasswordChangeDoneView):
     """Confirms the change; the session stays signed in."""
+
+
+# Content-Security-Policy violation reports ------------------------------------
+
+# The fields of a report worth a log line, in both formats browsers send:
+# ``application/csp-report`` (report-uri, kebab-case) and
+# ``application/reports+json`` (the Reporting API, camelCase).
+_CSP_FIELDS = {
+    "document": ("document-uri", "documentURL"),
+    "directive": ("effective-directive", "effectiveDirective", "violated-directive"),
+    "blocked": ("blocked-uri", "blockedURL"),
+    "source": ("source-file", "sourceFile"),
+    "line": ("line-number", "lineNumber"),
+    "sample": ("script-sample", "sample"),
+}
+_CSP_VALUE_CHARS = 300
+
+
+def _csp_violations(payload) -> list[dict]:
+    """The violation bodies in a parsed report (either format)."""
+    if isinstance(payload, dict) and isinstance(payload.get("csp-report"), dict):
+        return [payload["csp-report"]]
+    if isinstance(payload, list):
+        return [
+            item["body"]
+            for item in payload
+            if isinstance(item, dict)
+            and item.get("type") == "csp-violation"
+            and isinstance(item.get("body"), dict)
+        ]
+    return []
+
+
+def _csp_field(body: dict, names: tuple[str, ...]) -> str:
+    for name in names:
+        value = body.get(name)
+        if value not in (None, ""):
+            return str(value)[:_CSP_VALUE_CHARS]
+    return "-"
+
+
+@csrf_exempt
+@require_POST
+def csp_report(request):
+    """Receive a browser's Content-Security-Policy violation report and log
+    it, one line per violation, on the ``cairn.csp`` logger (WARNING).
+
+    Anyone may post (browsers send no cookie or CSRF token with reports), so
+    the body is size-limited (``CAIRN_CSP_REPORT_MAX_BYTES``: 413 above it) and
+    only known fields, truncated, reach the log. Answers 204; a body that is
+    not a report answers 400; never 500.
+    """
+    limit = settings.CAIRN_CSP_REPORT_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return HttpResponse(status=413)
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return HttpResponse(status=413)
+    try:
+        violations = _csp_violations(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        violations = []
+    if not violations:
+        return HttpResponse(status=400)
+    user = getattr(request, "user", None)
+    username = user.get_username() if user and user.is_authenticated else "-"
+    for body in violations:
+        fields = {key: _csp_field(body, names) for key, names in _CSP_FIELDS.items()}
+        # %r quotes and escapes each value: a report cannot forge log lines.
+        csp_logger.warning(
+            "csp-violation directive=%r blocked=%r document=%r source=%r "
+            "line=%r sample=%r user=%r",
+            fields["directive"],
+            fields["blocked"],
+            fields["document"],
+            fields["source"],
+            fields["line"],
+            fields["sample"],
+            username,
+        )
+    return HttpResponse(status=204)

@@ -50,6 +50,12 @@ class ReportArchive(models.Model):
         related_name="+",
         help_text="Empty when the scheduled distribution generated it.",
     )
+    audit_anchor = models.CharField(
+        max_length=90,
+        blank=True,
+        help_text="The audit chain's head when the report was generated "
+        "(SEQUENCE:HASH; verify_audit_chain --expect-head).",
+    )
     emailed_at = models.DateTimeField(null=True, blank=True)
     recipients = models.TextField(
         blank=True, help_text="Addresses the report was e-mailed to, one a line."

@@ -788,6 +788,9 @@ class ExecutiveReport:
     # The portfolio's P80 finish and odds of finishing on time, as of the
     # report day (None: nothing to schedule).
     schedule: sched.ScheduleOutlook | None = None
+    # The audit chain's head when the report was generated ("SEQ:HASH"): an
+    # anchor kept outside the database (verify_audit_chain --expect-head).
+    audit_anchor: str = ""
 
     @property
     def fte_total(self) -> Decimal:

@@ -3,6 +3,7 @@ report, archiving it, distributing it, and logging downloads."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -77,42 +78,43 @@ def log_download(user, obj, kind: str) -> None:
 # Rendering -------------------------------------------------------------------
 
 
-def _css_string(text: str) -> str:
-    """``text`` as a CSS string literal (for the @page margin boxes)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return f'"{escaped}"'
-
-
-def _stylesheet() -> str:
+def report_stylesheet_path() -> str:
+    """The file system path of the report's stylesheet (a static file)."""
     path = finders.find(REPORT_STYLESHEET)
     if not path:
         raise RuntimeError(f"The report stylesheet {REPORT_STYLESHEET} is missing.")
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+    return path
 
 
-def report_html(report: ExecutiveReport, *, for_pdf: bool = False, request=None):
-    """The report as one self-contained HTML document (inline styles and
-    charts): the preview page and the PDF's source."""
+def _stylesheet_data_url() -> str:
+    with open(report_stylesheet_path(), "rb") as handle:
+        encoded = base64.b64encode(handle.read()).decode("ascii")
+    return f"data:text/css;base64,{encoded}"
+
+
+def report_html(
+    report: ExecutiveReport,
+    *,
+    for_pdf: bool = False,
+    standalone: bool = False,
+    request=None,
+):
+    """The report as an HTML document: the preview page (its stylesheet
+    linked as a static file), the PDF's source (``for_pdf``: WeasyPrint gets
+    the stylesheet from :func:`report_pdf`) or, ``standalone``, one file that
+    carries its stylesheet as a ``data:`` URL. User text only ever goes into
+    the escaped HTML, never into CSS."""
     generated = timezone.localtime(report.generated_at)
     footer = (
         f"Confidential — {report.portfolio.name}: for its executives and "
         "steering committee only. Do not forward."
-    )
-    page_css = (
-        "@page { "
-        f"@top-left {{ content: {_css_string(report.title)}; }} "
-        f"@bottom-left {{ content: {_css_string(footer)}; }} "
-        f"@bottom-right {{ content: {_css_string(f'{generated:%d %b %Y %H:%M} · ')}"
-        ' "Page " counter(page) " of " counter(pages); } }'
     )
     return render_to_string(
         "reporting/executive_report.html",
         {
             "report": report,
             "for_pdf": for_pdf,
-            "stylesheet": _stylesheet(),
-            "page_css": page_css,
+            "stylesheet_data_url": _stylesheet_data_url() if standalone else None,
             "footer": footer,
             "generated": generated,
         },
@@ -121,8 +123,11 @@ def report_html(report: ExecutiveReport, *, for_pdf: bool = False, request=None)
 
 
 def report_pdf(report: ExecutiveReport) -> bytes:
-    """The report rendered to PDF by WeasyPrint (offline)."""
-    return html_to_pdf(report_html(report, for_pdf=True))
+    """The report rendered to PDF by WeasyPrint (offline), styled by the
+    report's stylesheet file."""
+    return html_to_pdf(
+        report_html(report, for_pdf=True), stylesheets=[report_stylesheet_path()]
+    )
 
 
 def report_filename(portfolio: Portfolio, day: date) -> str:
@@ -144,9 +149,15 @@ def report_archive_create(
     actor). A report already archived for the period raises ``Invalid``.
     """
     report = executive_report(reader or actor, portfolio, as_of=as_of)
+    # Each archived report carries the audit chain's head, sealed up to now:
+    # copies of it outside the database anchor the chain (a cut tail fails
+    # verify_audit_chain --expect-head).
+    audit.seal()
+    report.audit_anchor = "{}:{}".format(*audit.chain_head())
     content = report_pdf(report)
     archive = ReportArchive(
         portfolio=portfolio,
+        audit_anchor=report.audit_anchor,
         period_start=report.period_start,
         period_end=report.period_end,
         sha256=hashlib.sha256(content).hexdigest(),
@@ -188,7 +199,9 @@ def report_archive_email(*, archive: ReportArchive) -> list[str]:
     executives, once: an archive already e-mailed is left alone. Returns the
     addresses it was sent to."""
     with transaction.atomic():
-        archive = ReportArchive.objects.select_for_update().get(pk=archive.pk)
+        archive = ReportArchive.objects.select_for_update(no_key=True).get(
+            pk=archive.pk
+        )
         if archive.emailed_at is not None:
             return []
         portfolio = Portfolio.objects.select_related("org_unit").get(

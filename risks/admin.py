@@ -23,7 +23,6 @@ from portal.errors import DomainError
 
 from . import selectors, services
 from .models import (
-    SEVERITY_COLOURS,
     Escalation,
     EscalationRule,
     Issue,
@@ -33,19 +32,12 @@ from .models import (
     parse_threshold,
 )
 
-STATUS_COLOURS = {
-    Escalation.Status.OPEN: "#c62828",
-    Escalation.Status.ACKNOWLEDGED: "#ef6c00",
-    Escalation.Status.RESOLVED: "#2e7d32",
-}
 
-
-def badge(colour: str, text: str):
+def badge(value: str, text: str):
+    """A coloured label; the colour of each severity and escalation status is
+    a class in portal/portal.css (the CSP allows no inline style)."""
     return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;'
-        'border-radius:8px;white-space:nowrap">{}</span>',
-        colour,
-        text,
+        '<span class="cairn-badge cairn-badge-{}">{}</span>', value, text
     )
 
 
@@ -149,7 +141,7 @@ class RiskAdmin(ServiceAdmin):
     def severity_badge(self, obj):
         if not obj.severity:
             return "—"
-        return badge(SEVERITY_COLOURS[obj.severity], obj.get_severity_display())
+        return badge(obj.severity, obj.get_severity_display())
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "portfolio"] if obj else self.readonly_fields
@@ -217,7 +209,7 @@ class IssueAdmin(ServiceAdmin):
 
     @admin.display(description="severity", ordering="severity")
     def severity_badge(self, obj):
-        return badge(SEVERITY_COLOURS[obj.severity], obj.get_severity_display())
+        return badge(obj.severity, obj.get_severity_display())
 
     def get_readonly_fields(self, request, obj=None):
         if obj:
@@ -475,7 +467,7 @@ class EscalationAdmin(RestrictedAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return badge(STATUS_COLOURS[obj.status], obj.get_status_display())
+        return badge(obj.status, obj.get_status_display())
 
     def has_add_permission(self, request):
         return False  # only the sweep opens escalations

@@ -408,7 +408,9 @@ def escalations_sweep(
     # Locking the rules serialises concurrent sweeps (the periodic one and
     # those after progress updates), so two never open the same escalation.
     book = RuleBook(
-        EscalationRule.objects.select_for_update().select_related(None).order_by("pk")
+        EscalationRule.objects.select_for_update(no_key=True)
+        .select_related(None)
+        .order_by("pk")
     )
 
     hits: list[Hit] = []

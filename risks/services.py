@@ -163,7 +163,7 @@ def risk_update(*, actor, risk: Risk, reason: str = "", **fields: Any) -> Risk:
     """Edit a risk (re-scored when probability or impact change)."""
     _unknown(fields, RISK_FIELDS)
     current = (
-        Risk.objects.select_for_update(of=("self",))
+        Risk.objects.select_for_update(of=("self",), no_key=True)
         .select_related("portfolio")
         .get(pk=risk.pk)
     )
@@ -265,7 +265,7 @@ def issue_update(*, actor, issue: Issue, reason: str = "", **fields: Any) -> Iss
     """Edit an open or resolved issue; ``milestones`` replaces the links."""
     _unknown(fields, ISSUE_FIELDS)
     current = (
-        Issue.objects.select_for_update(of=("self",))
+        Issue.objects.select_for_update(of=("self",), no_key=True)
         .select_related("portfolio")
         .get(pk=issue.pk)
     )
@@ -287,7 +287,7 @@ def issue_resolve(
     *, actor, issue: Issue, resolution: str = "", resolved_at: datetime | None = None
 ) -> Issue:
     """Resolve an issue; escalations it raised close at once."""
-    current = Issue.objects.select_for_update().get(pk=issue.pk)
+    current = Issue.objects.select_for_update(no_key=True).get(pk=issue.pk)
     _require(actor, UPDATE, current)
     if current.resolved_at is not None:
         raise Invalid(f"The issue {current} is already resolved.")
@@ -422,7 +422,7 @@ def escalation_rule_update(
     """Change a rule's threshold, target role, consequence or active flag.
     It takes effect at the next sweep."""
     _unknown(fields, RULE_FIELDS)
-    current = EscalationRule.objects.select_for_update().get(pk=rule.pk)
+    current = EscalationRule.objects.select_for_update(no_key=True).get(pk=rule.pk)
     _require_rule_scope(actor, current.portfolio)
     if "threshold" in fields:
         fields["threshold"] = _threshold(current.trigger, fields["threshold"])
@@ -451,7 +451,7 @@ def portfolio_channels_set(
     posted to (empty to post nowhere)."""
     _require(actor, CHANGE, portfolio)
     channels = (
-        PortfolioChannels.objects.select_for_update()
+        PortfolioChannels.objects.select_for_update(no_key=True)
         .filter(portfolio=portfolio)
         .first()
     ) or PortfolioChannels(portfolio=portfolio)
@@ -473,7 +473,7 @@ def escalation_acknowledge(*, actor, escalation: Escalation | int) -> Escalation
     """
     pk = escalation.pk if isinstance(escalation, Escalation) else escalation
     current = (
-        Escalation.objects.select_for_update(of=("self",))
+        Escalation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("rule", "org_unit", "portfolio__org_unit", "acknowledged_by")
         .filter(pk=pk)
         .first()

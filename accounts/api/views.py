@@ -1,35 +1,70 @@
-"""API authentication: exchange a username and password for a token."""
+"""API authentication: exchange a username and password for a token; list and
+revoke one's own tokens."""
 
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import ValidationError
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from portal.audit import event_record
 from portal.models import AuditEvent
 
+from .. import selectors, services, signin
+from ..models import ApiToken
+from ..signin import USERNAME_LIMIT
 
-class ObtainTokenView(ObtainAuthToken):
-    """``POST`` username and password; answers ``{"token": ...}`` or 400.
 
-    A success is an access event like a sign-in on the web ("Signed in", with
-    ``via: api_token``); a failure is recorded (and counted towards the
-    lock-out) by the authentication signal, as on the web."""
+class TokenRequestSerializer(serializers.Serializer):
+    """Input only: the credentials and an optional name for the token."""
+
+    username = serializers.CharField(max_length=USERNAME_LIMIT)
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    """A token as its owner sees it: never the secret."""
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "created", "expires", "last_used"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(help_text="The secret; shown only once.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = ["token", *TokenSerializer.Meta.fields]
+
+
+LOCKED = inline_serializer("LockedOut", {"detail": serializers.CharField()})
+
+
+class ObtainTokenView(APIView):
+    """``POST`` username and password; answers a new token or 400.
+
+    Shares the sign-in lock-out of the login page: a locked name answers 429
+    (JSON, ``Retry-After``) and each failure counts towards the lock. A
+    success is an access event like a sign-in on the web ("Signed in", with
+    ``via: api_token``) plus "API token created"; a failure is recorded by the
+    authentication signal, as on the web."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
 
     @extend_schema(
-        request=inline_serializer(
-            "TokenRequest",
-            {"username": serializers.CharField(), "password": serializers.CharField()},
-        ),
+        request=TokenRequestSerializer,
         responses={
-            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-            400: OpenApiResponse(description="Wrong username or password."),
-            429: OpenApiResponse(
-                description="The username is locked after repeated failed sign-ins "
-                "(Retry-After gives the seconds left)."
-            ),
+            200: NewTokenSerializer,
+            400: OpenApiResponse(description="Missing or wrong credentials."),
+            429: OpenApiResponse(LOCKED, description="Locked out; see Retry-After."),
         },
     )
     def post(self, request, *args, **kwargs):
@@ -39,20 +74,56 @@ class ObtainTokenView(ObtainAuthToken):
         )
         if isinstance(username, str) and _locked(request, username):
             return _locked_response(request)
-        serializer = self.get_serializer(data=request.data)
-        if not serializer.is_valid():
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = authenticate(
+            request=request, username=data["username"], password=data["password"]
+        )
+        if user is None:
             if getattr(request, "axes_locked_out", False):  # this failure locked
                 return _locked_response(request)
-            raise ValidationError(serializer.errors)
-        user = serializer.validated_data["user"]
-        token, _ = Token.objects.get_or_create(user=user)
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Unable to log in with provided credentials."]},
+                code="authorization",
+            )
+        signin.signed_in(user.get_username())
         event_record(
             kind=AuditEvent.Kind.LOGIN,
             user=user,
             request=request,
             details={"via": "api_token"},
         )
-        return Response({"token": token.key})
+        token, secret = services.api_token_create(
+            user=user, name=data.get("name", ""), request=request
+        )
+        body = TokenSerializer(token).data
+        return Response({"token": secret, **body})
+
+
+class TokenListView(APIView):
+    """``GET``: the signed-in user's own tokens (never their secrets)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=TokenSerializer(many=True))
+    def get(self, request):
+        tokens = selectors.api_tokens_of(request.user)
+        return Response(TokenSerializer(tokens, many=True).data)
+
+
+class TokenDetailView(APIView):
+    """``DELETE``: revoke one of one's own tokens (another's answers 404)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={204: None, 404: OpenApiResponse(description="Not found.")}
+    )
+    def delete(self, request, pk: int):
+        token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
+        services.api_token_revoke(actor=request.user, token=token, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def _locked(request, username: str) -> bool:

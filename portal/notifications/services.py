@@ -137,7 +137,9 @@ def notification_deliver(notification_id: int) -> DeliveryOutcome:
     """
     with transaction.atomic():
         row = (
-            Notification.objects.select_for_update().filter(pk=notification_id).first()
+            Notification.objects.select_for_update(no_key=True)
+            .filter(pk=notification_id)
+            .first()
         )
         if row is None or row.status != Notification.Status.PENDING:
             return DeliveryOutcome("skipped")

@@ -45,6 +45,8 @@ postgres_only = pytest.mark.skipif(
 
 pytestmark = pytest.mark.django_db
 
+KEY = audit.chain_keys()[0].secret
+
 
 def verify() -> str:
     out = StringIO()
@@ -60,6 +62,7 @@ def verify_fails() -> str:
 
 
 def entry_for(row) -> AuditChainEntry:
+    audit.seal()
     return AuditChainEntry.objects.get(
         source=type(row)._meta.label_lower, source_id=row.pk
     )
@@ -85,8 +88,8 @@ def test_every_history_row_is_chained_in_order(org, portfolio, milestone_in, pmo
 
     for record in Milestone.history.filter(id=milestone.pk):
         entry = entry_for(record)
-        assert entry.digest == audit.row_digest(
-            type(record), audit.instance_values(record)
+        assert entry.digest == audit.row_mac(
+            type(record), audit.instance_values(record), KEY
         )
     sequences = list(AuditChainEntry.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, len(sequences) + 1))
@@ -95,6 +98,7 @@ def test_every_history_row_is_chained_in_order(org, portfolio, milestone_in, pmo
 
 def test_each_entry_links_to_the_previous_one(org, portfolio, milestone_in):
     milestone_in(org.fr)
+    audit.seal()
     entries = list(AuditChainEntry.objects.order_by("sequence"))
     assert entries[0].prev_hash == audit.GENESIS
     for before, after in zip(entries, entries[1:], strict=False):
@@ -135,18 +139,20 @@ def test_many_to_many_snapshots_are_chained(org, portfolio, milestone_in, pmo):
 def test_access_events_are_chained(org):
     user = UserFactory(username="alice")
     event = audit.event_record(kind=AuditEvent.Kind.LOGIN, user=user)
-    assert entry_for(event).digest == audit.row_digest(
-        AuditEvent, audit.instance_values(event)
+    assert entry_for(event).digest == audit.row_mac(
+        AuditEvent, audit.instance_values(event), KEY
     )
     assert "intact" in verify()
 
 
 def test_a_rolled_back_write_leaves_no_entry(org, portfolio, milestone_in, pmo):
     milestone = milestone_in(org.fr)
+    audit.seal()
     before = AuditChainEntry.objects.count()
     with pytest.raises(RuntimeError), transaction.atomic():
         progress(milestone, pmo)
         raise RuntimeError("abort")
+    assert audit.seal() == 0
     assert AuditChainEntry.objects.count() == before
     milestone_in(org.fr)
     assert "intact" in verify()
@@ -233,6 +239,7 @@ def test_deleting_a_history_row_is_named_by_verify(org, portfolio, milestone_in)
 def test_a_rewritten_entry_breaks_the_link_after_it(org, portfolio, milestone_in):
     milestone_in(org.fr)
     milestone_in(org.de)
+    audit.seal()
     victim = AuditChainEntry.objects.order_by("sequence")[2]
     with audit.history_rewrite_allowed():
         AuditChainEntry.objects.filter(pk=victim.pk).update(digest="0" * 64)
@@ -245,6 +252,7 @@ def test_a_rewritten_entry_breaks_the_link_after_it(org, portfolio, milestone_in
 
 def test_a_removed_entry_is_a_gap(org, portfolio, milestone_in):
     milestone_in(org.fr)
+    audit.seal()
     victim = AuditChainEntry.objects.order_by("sequence")[1]
     with audit.history_rewrite_allowed():
         AuditChainEntry.objects.filter(pk=victim.pk).delete()
@@ -352,6 +360,7 @@ def test_a_user_who_made_changes_cannot_be_deleted(org, portfolio, milestone_in)
 @pytest.mark.postgres
 def test_update_on_a_history_table_raises(org, portfolio, milestone_in):
     milestone = milestone_in(org.fr)
+    audit.seal()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Milestone.history.filter(id=milestone.pk).update(name="rewritten")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -422,6 +431,7 @@ def test_concurrent_appends_leave_no_gap_and_no_fork():
         thread.join()
 
     assert not errors
+    assert "intact" in verify()  # seals what the writers queued
     sequences = list(AuditChainEntry.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, len(sequences) + 1))
     hashes = list(AuditChainEntry.objects.values_list("prev_hash", flat=True))

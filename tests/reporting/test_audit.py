@@ -484,17 +484,18 @@ def test_trail_query_count_does_not_grow_with_rows(
     signed_in(client, user)
     _grow(org, milestone_in, pmo, 2)
     client.get(TRAIL)
+    api = client_for(user)
     with CaptureQueriesContext(connection) as few:
         client.get(TRAIL)
     with CaptureQueriesContext(connection) as few_api:
-        client_for(user).get(API)
+        api.get(API)
 
     _grow(org, milestone_in, pmo, 25)
     with django_assert_max_num_queries(len(few)):
         response = client.get(TRAIL)
     assert len(response.context["page"].entries) == 50
     with django_assert_max_num_queries(len(few_api)):
-        client_for(user).get(API)
+        api.get(API)
 
 
 # One object and the point in time -------------------------------------------------

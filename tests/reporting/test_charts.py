@@ -112,3 +112,33 @@ def test_burn_up_draws_completed_and_planned_lines():
 def test_empty_charts_say_so(svg):
     root = parse(svg)
     assert any(t.startswith("No ") for t in texts(root))
+
+
+def test_every_chart_escapes_hostile_titles_labels_and_links():
+    """Text from users (milestone and category names, titles, notes, links)
+    is escaped in every chart: no element or attribute can be injected."""
+    hostile = 'PF</style><script>alert(1)</script>"<b onmouseover="x">'
+    row = charts.GanttRow(
+        1,
+        hostile,
+        TODAY,
+        TODAY + timedelta(days=30),
+        href='/m/1/"><script>alert(1)</script>',
+    )
+    svgs = [
+        charts.progress_by_category(
+            [charts.CategoryBar(hostile, 40, 50)], title=hostile
+        ),
+        charts.risk_heat_map([charts.HeatCell(5, 5, 2, "critical")], title=hostile),
+        charts.gantt([row], today=TODAY, title=hostile, note=hostile),
+        charts.burn_up([(TODAY, 1)], [(TODAY, 2)], total=3, today=TODAY, title=hostile),
+    ]
+    for svg in svgs:
+        root = parse(svg)  # still well-formed XML
+        assert_self_contained(svg)
+        elements = list(root.iter())
+        assert all(el.tag.startswith(SVG) for el in elements)
+        assert not [el for el in elements if el.tag.endswith("script")]
+        assert not [a for el in elements for a in el.attrib if a.startswith("on")]
+        # The text is shown as written (possibly clipped).
+        assert "PF</style><script>" in "".join(root.itertext())

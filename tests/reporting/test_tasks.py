@@ -123,3 +123,41 @@ def test_the_weekly_schedule_is_in_the_database():
         "7",
         "0",
     )
+
+
+def test_each_archived_report_carries_the_audit_chain_head(programme, org):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from portal import audit
+    from portal.models import AuditChainEntry, AuditPending
+
+    distribute_weekly_reports.delay().get()
+    archive = ReportArchive.objects.get(portfolio=programme.portfolio)
+
+    sequence, digest = archive.audit_anchor.split(":")
+    entry = AuditChainEntry.objects.get(sequence=int(sequence))
+    assert entry.hash == digest
+    # Sealed up to the moment of generation (the report's own archive row
+    # and e-mail come after it).
+    assert not AuditPending.objects.filter(
+        recorded_at__lt=archive.generated_at
+    ).exists()
+    text = " ".join(pdf_text(archive.file.read()).split())
+    assert "Audit anchor" in text and digest[:20] in text.replace(" ", "")
+    out = StringIO()
+    call_command(
+        "verify_audit_chain", "--expect-head", archive.audit_anchor, stdout=out
+    )
+    assert "intact" in out.getvalue()
+    # An anchor the chain does not hold fails.
+    with pytest.raises(CommandError, match="anchored head"):
+        call_command(
+            "verify_audit_chain",
+            "--expect-head",
+            f"{sequence}:{'0' * 64}",
+            stdout=StringIO(),
+        )
+    assert audit.chain_head()[0] >= int(sequence)

@@ -48,7 +48,8 @@ def test_risk_register_lists_with_colours_in_constant_queries(
         response = client.get(url, {"severity__exact": Severity.CRITICAL})
     assert response.status_code == 200
     body = response.content.decode()
-    assert SEVERITY_COLOURS[Severity.CRITICAL] in body
+    # Coloured by a class of portal/portal.css (the CSP allows no inline style).
+    assert '<span class="cairn-badge cairn-badge-critical">Critical</span>' in body
     assert (
         response.context["cl"].result_count
         == Risk.objects.filter(severity=Severity.CRITICAL).count()
@@ -165,7 +166,7 @@ def test_executive_acknowledges_from_the_changelist(
 
     client.force_login(executive)
     listing = client.get(url)
-    assert "#c62828" in listing.content.decode()  # open: red
+    assert "cairn-badge-open" in listing.content.decode()  # open: red
     response = client.post(url, action, follow=True)
     assert "1 escalation(s) acknowledged." in response.content.decode()
     escalation.refresh_from_db()
@@ -210,3 +211,15 @@ def test_issue_admin_adds_and_resolves(client, portfolio, milestone_in, org):
     )
     issue.refresh_from_db()
     assert issue.resolved_at is not None
+
+
+def test_badge_classes_carry_the_severity_colours():
+    """The admin badges' colours live in portal/portal.css: one rule per
+    severity, in the colours of DESIGN.md."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    css = (Path(settings.BASE_DIR) / "portal/static/portal/portal.css").read_text()
+    for severity, colour in SEVERITY_COLOURS.items():
+        assert f".cairn-badge-{severity} {{ background: {colour}; }}" in css

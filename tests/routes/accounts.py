@@ -3,7 +3,7 @@
 from accounts.roles import Role
 
 from ..factories import make_member
-from . import AdminModel, Public
+from . import AdminModel, Api, Public
 
 
 def build_user(ctx, unit):
@@ -14,6 +14,13 @@ def build_org_unit(ctx, unit):
     return unit
 
 
+def _someone_elses_token(ctx):
+    from accounts.services import api_token_create
+
+    token, _ = api_token_create(user=make_member(Role.CONTRIBUTOR, ctx.org.fr))
+    return {"pk": token.pk}
+
+
 def build_membership(ctx, unit):
     return make_member(Role.CONTRIBUTOR, unit).memberships.get()
 
@@ -21,6 +28,13 @@ def build_membership(ctx, unit):
 ROUTES = {
     "api:auth-token": Public(
         method="post", status=400, note="An empty POST answers 400 field errors."
+    ),
+    "api:auth-token-list": Api(note="One's own tokens only (none here)."),
+    "api:auth-token-detail": Api(
+        method="delete",
+        no_role=404,
+        kwargs=_someone_elses_token,
+        note="Another user's token answers 404, like a missing one.",
     ),
     "admin:accounts_user_*": AdminModel(build=build_user),
     "admin:accounts_orgunit_*": AdminModel(build=build_org_unit),

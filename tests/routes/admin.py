@@ -30,7 +30,6 @@ ROUTES = {
     ),
     # Third-party admins, left unrestricted because only superusers reach them.
     "admin:auth_group_*": AdminModel(exception=SUPERUSER_ONLY),
-    "admin:authtoken_tokenproxy_*": AdminModel(exception=SUPERUSER_ONLY),
     "admin:axes_accessattempt_*": AdminModel(exception=SUPERUSER_ONLY),
     "admin:axes_accesslog_*": AdminModel(exception=SUPERUSER_ONLY),
     "admin:axes_accessfailurelog_*": AdminModel(exception=SUPERUSER_ONLY),

@@ -78,7 +78,7 @@ class Command(BaseCommand):
         except DomainError as exc:  # e.g. the portfolio did not exist that day
             raise CommandError(exc.message) from None
         if html:
-            content = services.report_html(report).encode("utf-8")
+            content = services.report_html(report, standalone=True).encode("utf-8")
         else:
             content = services.report_pdf(report)
         try:
