@@ -23,10 +23,11 @@ class GrantsReadOnceMiddleware:
 
 
 class RejectNulMiddleware:
-    """A NUL character in the path, a query parameter or a posted form field
-    answers 400 naming the fields, before any lookup: PostgreSQL can neither
-    store nor compare one (it refuses the whole query). The API's bodies are
-    checked by its parsers (`portal.parsers`)."""
+    """A NUL character in the path or a query parameter answers 400 naming the
+    parameters, before any lookup: PostgreSQL can neither store nor compare
+    one (it refuses the whole query). The API's bodies are checked by its
+    parsers (`portal.parsers`); a page's form refuses NUL in its own fields
+    and redisplays with the input kept (Django's text fields do)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -38,13 +39,6 @@ class RejectNulMiddleware:
         errors = nul_errors(request.GET)
         if "\x00" in request.path:
             errors["path"] = [NUL_MESSAGE]
-        if (
-            not is_api_request(request)
-            and request.method == "POST"
-            and request.content_type
-            in ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
-            errors.update(nul_errors(request.POST))
         if not errors:
             return self.get_response(request)
         if is_api_request(request):

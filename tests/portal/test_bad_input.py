@@ -129,18 +129,28 @@ def test_nul_in_a_form_body_or_a_nested_value_answers_400(api, milestone):
     assert Milestone.objects.get(pk=milestone.pk).name == "FR rollout"
 
 
-def test_nul_on_pages_answers_400_naming_the_field(client, manager, milestone):
+def test_nul_in_a_page_query_answers_400_naming_the_parameter(client, manager):
     client.force_login(manager)
 
-    listed = client.get("/milestones/mine/?q=a%00b")
-    posted = client.post(
-        f"/milestones/{milestone.pk}/update/", {"achievements": "x\x00y"}
+    response = client.get("/milestones/mine/?q=a%00b")
+
+    assert response.status_code == 400
+    assert b"q: Null characters are not allowed." in response.content
+
+
+def test_nul_in_a_page_form_redisplays_the_form_with_the_error(
+    client, manager, milestone
+):
+    client.force_login(manager)
+
+    response = client.post(
+        f"/milestones/{milestone.pk}/update/",
+        {"version": milestone.version, "achievements": "x\x00y"},
     )
 
-    assert listed.status_code == 400
-    assert b"q: Null characters are not allowed." in listed.content
-    assert posted.status_code == 400
-    assert b"achievements: Null characters" in posted.content
+    assert response.status_code == 200
+    assert b"Null characters are not allowed." in response.content
+    assert not milestone.updates.exists()
 
 
 # Pages: filters and as_of -----------------------------------------------------
