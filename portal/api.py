@@ -18,7 +18,6 @@ from django.db import InterfaceError, OperationalError
 from rest_framework import renderers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
 
@@ -85,6 +84,10 @@ def exception_handler(exc, context):
         return Response(_drf_keys(body), status=status.HTTP_400_BAD_REQUEST)
     if database_unavailable(exc):
         return database_unavailable_response()
+    # Imported here: DRF imports this module (DEFAULT_RENDERER_CLASSES) while
+    # it imports rest_framework.views, whichever is imported first.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     return drf_exception_handler(exc, context)
 
 

@@ -214,3 +214,27 @@ def test_unexpected_page_failure_keeps_an_html_page(manager, monkeypatch):
 
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_api_module_imports_first_without_a_cycle():
+    """DRF imports portal.api (a renderer) while importing its views; the
+    first request may import portal.api first (the NUL middleware does)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django; django.setup(); import portal.api; "
+        "from rest_framework.views import APIView; "
+        "print(APIView.renderer_classes[-1].__name__)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stderr[-500:]
+    assert run.stdout.strip() == "BrowsableAPIRenderer"
