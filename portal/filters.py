@@ -27,6 +27,15 @@ BIGGEST = 2**63 - 1
 MAX_DAYS = 36_600
 
 
+def offset_error(value) -> str | None:
+    """The error for a datetime whose time-zone offset no place uses (the
+    database refuses e.g. -17:32), or None."""
+    offset = value.utcoffset() if isinstance(value, dt.datetime) else None
+    if offset is not None and not MIN_OFFSET <= offset <= MAX_OFFSET:
+        return "The time-zone offset must be between -12:00 and +14:00."
+    return None
+
+
 def check_plausible(value) -> str | None:
     """The error for a date/datetime outside the window, or None."""
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
@@ -34,9 +43,9 @@ def check_plausible(value) -> str | None:
             return f"Enter a number between {-BIGGEST} and {BIGGEST}."
         return None
     if isinstance(value, dt.datetime):
-        offset = value.utcoffset()
-        if offset is not None and not MIN_OFFSET <= offset <= MAX_OFFSET:
-            return "The time-zone offset must be between -12:00 and +14:00."
+        error = offset_error(value)
+        if error:
+            return error
         day = value.date()
     elif isinstance(value, dt.date):
         day = value
