@@ -290,6 +290,12 @@ EVIDENCE_ALLOWED_TYPES = env.list(
     default=["pdf", "png", "jpg", "xlsx", "docx", "csv", "txt"],
 )
 
+# Chat webhooks (portal.notifications.safe_http): hosts allowed besides the
+# providers' own, and - for the test suite's local receiver only, never in
+# production - plain HTTP to private addresses.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+
 # The audit chain's HMAC keys ("kid:base64key,..." newest first), kept outside
 # the database; empty: the key derived from SECRET_KEY (portal.audit).
 AUDIT_CHAIN_KEYS = env.str("AUDIT_CHAIN_KEYS", default="")

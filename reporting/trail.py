@@ -62,6 +62,7 @@ from simple_history.utils import get_m2m_reverse_field_name
 from portal import audit
 from portal.errors import NotFound
 from portal.models import AuditEvent
+from portal.notifications.safe_http import mask_url
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -420,9 +421,11 @@ class _Names:
 
 
 def display(column, value, names: _Names) -> str:
-    """A field's value as people read it."""
+    """A field's value as people read it (a secret, masked)."""
     if value is None or value == "":
         return ""
+    if is_sensitive(column):
+        return mask_url(str(value))
     if getattr(column, "many_to_many", False):
         model = column.related_model
         return ", ".join(names.name(model, pk) for pk in sorted(value))
@@ -439,6 +442,13 @@ def display(column, value, names: _Names) -> str:
     if isinstance(value, Decimal):
         return f"{value:f}"
     return str(value)
+
+
+def is_sensitive(column) -> bool:
+    """Whether the column holds a secret its model declares
+    (``sensitive_fields``), on the live or the historical table."""
+    model = getattr(column.model, "instance_type", column.model)
+    return column.name in getattr(model, "sensitive_fields", ())
 
 
 def _raw(column, row):

@@ -20,6 +20,7 @@ from accounts.admin_base import RestrictedAdmin
 from accounts.roles import CHANGE, UPDATE, VIEW
 from milestones.models import Milestone, Portfolio
 from portal.errors import DomainError
+from portal.notifications import safe_http
 
 from . import selectors, services
 from .models import (
@@ -514,12 +515,31 @@ class EscalationAdmin(RestrictedAdmin):
 
 @admin.register(PortfolioChannels)
 class PortfolioChannelsAdmin(ServiceAdmin):
-    list_display = ["portfolio", "slack_webhook_url", "teams_webhook_url"]
+    """The webhook URLs are secrets: shown in full only in the form of
+    someone who may change them, masked everywhere else."""
+
+    list_display = ["portfolio", "slack_webhook", "teams_webhook"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_select_related = ["portfolio"]
     fields = ["portfolio", "slack_webhook_url", "teams_webhook_url"]
+    masked_fields = ["portfolio", "slack_webhook", "teams_webhook"]
+
+    @admin.display(description="Slack webhook URL")
+    def slack_webhook(self, obj):
+        return safe_http.mask_url(obj.slack_webhook_url) or "—"
+
+    @admin.display(description="Teams webhook URL")
+    def teams_webhook(self, obj):
+        return safe_http.mask_url(obj.teams_webhook_url) or "—"
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.masked_fields
+        return self.fields
 
     def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.masked_fields
         return ["portfolio"] if obj else []
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

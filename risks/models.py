@@ -615,6 +615,10 @@ class PortfolioChannels(models.Model):
     objects = PortfolioChannelsQuerySet.as_manager()
     history = HistoricalRecords()
     access_scope = Scope(portfolio="portfolio", org_unit="portfolio__org_unit")
+    # Secrets (a webhook URL is its own credential): masked wherever they
+    # are read (audit trail, history API, exports, admin) except in the form
+    # of someone who may change them.
+    sensitive_fields = frozenset({"slack_webhook_url", "teams_webhook_url"})
 
     class Meta:
         verbose_name = "portfolio notification channels"

@@ -23,6 +23,7 @@ from accounts.roles import CHANGE, UPDATE, VIEW, Role
 from milestones.models import Milestone, Portfolio
 from milestones.services import invalid_from
 from portal.errors import Forbidden, Invalid, NotFound
+from portal.notifications import safe_http
 
 from . import selectors
 from .models import (
@@ -457,6 +458,18 @@ def portfolio_channels_set(
     ) or PortfolioChannels(portfolio=portfolio)
     channels.slack_webhook_url = (slack_webhook_url or "").strip()
     channels.teams_webhook_url = (teams_webhook_url or "").strip()
+    # Only https URLs of the chat providers' webhook hosts (SSRF): checked
+    # here, and again (with the addresses) when a message is sent.
+    errors = {}
+    for name in ("slack_webhook_url", "teams_webhook_url"):
+        url = getattr(channels, name)
+        if url:
+            try:
+                safe_http.check_url(url)
+            except safe_http.WebhookRefused as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        raise Invalid(" ".join(m for ms in errors.values() for m in ms), errors=errors)
     return _save(channels, actor=actor, reason="Notification channels set")
 
 

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
+
+from . import safe_http
 
 # HTTP answers worth retrying: timeouts, rate limits and server errors.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
@@ -50,13 +49,25 @@ def send_email(notification) -> None:
         raise DeliveryError(f"Email not sent: {exc}") from exc
 
 
+def delivery_key(notification) -> str:
+    """The outbox row's idempotency key: the same on every attempt, so a
+    receiver that sees it twice (a worker killed after the POST, before it
+    recorded the success) can drop the repeat."""
+    return f"cairn-notification-{notification.pk}"
+
+
 def slack_payload(notification) -> dict:
-    """Slack incoming webhook: a text with a bold title (Slack mrkdwn)."""
-    return {"text": f"*{notification.subject}*\n{_text(notification)}"}
+    """Slack incoming webhook: a text with a bold title (Slack mrkdwn), and
+    the outbox reference, so a repeat is recognisable in the channel too."""
+    return {
+        "text": f"*{notification.subject}*\n{_text(notification)}\n"
+        f"_Cairn ref. #{notification.pk}_"
+    }
 
 
 def teams_payload(notification) -> dict:
-    """Microsoft Teams incoming webhook: a MessageCard."""
+    """Microsoft Teams incoming webhook: a MessageCard, with the outbox
+    reference as a fact."""
     card = {
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
@@ -64,6 +75,9 @@ def teams_payload(notification) -> dict:
         "themeColor": "C62828",
         "title": notification.subject,
         "text": notification.body.replace("\n", "  \n"),
+        "sections": [
+            {"facts": [{"name": "Cairn ref.", "value": f"#{notification.pk}"}]}
+        ],
     }
     link = _full_link(notification.link)
     if link:
@@ -77,36 +91,46 @@ def teams_payload(notification) -> dict:
     return card
 
 
-def post_json(url: str, payload: dict) -> None:
-    """POST ``payload`` as JSON; any answer but 2xx is a DeliveryError."""
-    if urlsplit(url).scheme not in ("http", "https"):
-        raise DeliveryError(f"Not an http(s) webhook URL: {url!r}", permanent=True)
+def post_json(url: str, payload: dict, *, key: str = "") -> None:
+    """POST ``payload`` as JSON to a webhook (``portal.notifications.safe_http``:
+    allowed hosts, public addresses, no redirects), with ``key`` as the
+    ``Idempotency-Key``; any answer but 2xx is a DeliveryError."""
     timeout = getattr(settings, "CAIRN_WEBHOOK_TIMEOUT", 10)
-    request = urllib.request.Request(  # noqa: S310 - scheme checked above
-        url,
-        data=json.dumps(payload).encode("utf-8"),
-        headers={"Content-Type": "application/json", "User-Agent": "Cairn"},
-        method="POST",
-    )
+    headers = {"Content-Type": "application/json", "User-Agent": "Cairn"}
+    if key:
+        headers["Idempotency-Key"] = key
+    body = json.dumps(payload).encode("utf-8")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read()
-    except urllib.error.HTTPError as exc:
-        permanent = 400 <= exc.code < 500 and exc.code not in RETRYABLE_STATUS
+        status = safe_http.post(url, body, headers, timeout)
+    except safe_http.WebhookRefused as exc:
+        raise DeliveryError(f"Webhook refused: {exc}", permanent=True) from exc
+    except OSError as exc:
+        raise DeliveryError(f"Webhook unreachable: {exc}") from exc
+    if 200 <= status < 300:
+        return
+    if 300 <= status < 400:
         raise DeliveryError(
-            f"Webhook answered HTTP {exc.code}", permanent=permanent
-        ) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"Webhook unreachable: {reason}") from exc
+            f"Webhook answered a redirect (HTTP {status}), which is not followed",
+            permanent=True,
+        )
+    permanent = 400 <= status < 500 and status not in RETRYABLE_STATUS
+    raise DeliveryError(f"Webhook answered HTTP {status}", permanent=permanent)
 
 
 def send_slack(notification) -> None:
-    post_json(notification.address, slack_payload(notification))
+    post_json(
+        notification.address,
+        slack_payload(notification),
+        key=delivery_key(notification),
+    )
 
 
 def send_teams(notification) -> None:
-    post_json(notification.address, teams_payload(notification))
+    post_json(
+        notification.address,
+        teams_payload(notification),
+        key=delivery_key(notification),
+    )
 
 
 def send_portal(notification) -> None:

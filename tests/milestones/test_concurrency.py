@@ -46,6 +46,17 @@ UPDATES = 100
 THREADS = 16
 
 
+@pytest.fixture(autouse=True)
+def _join_flag_restored():
+    """Eager tasks run by many live-server threads at once race on Celery's
+    process-wide "would block" flag (``denied_join_result``) and can leave it
+    set; later tests of this process must be able to wait for results."""
+    yield
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+
+
 def _post(url: str, token: str, payload: dict) -> tuple[int, str]:
     request = urllib.request.Request(
         url,

@@ -26,7 +26,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(settings):
+    # Plain HTTP to the local receiver on 127.0.0.1: for these tests only.
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
     server = WebhookServer()
     server.start()
     yield server
@@ -206,6 +209,8 @@ def test_a_retry_is_scheduled_with_exponential_back_off(user, webhook_server):
 
 def test_an_unreachable_webhook_is_a_retryable_failure(user, settings):
     settings.CAIRN_WEBHOOK_TIMEOUT = 2
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # a closed local port
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
     outbox.notifications_enqueue(
         [Message("slack", "u1", "S", "B", None, "http://127.0.0.1:9/nothing")]
     )

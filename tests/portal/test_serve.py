@@ -34,7 +34,6 @@ from django.db import connection
 pytestmark = [pytest.mark.serve, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(settings.BASE_DIR)
-LOG = ROOT / "test-results" / "serve.log"
 DATABASE = "cairn_serve_test"
 
 
@@ -127,8 +126,8 @@ def served(tmp_path):
     subprocess.run(
         ["redis-cli", "-n", "10", "FLUSHDB"], check=True, capture_output=True
     )
-    LOG.parent.mkdir(exist_ok=True)
-    log = LOG.open("w")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
         ["bash", "bin/serve"],
         cwd=ROOT,
@@ -140,13 +139,13 @@ def served(tmp_path):
     deadline = time.monotonic() + 240
     text = ""
     while time.monotonic() < deadline:
-        text = LOG.read_text()
+        text = log_path.read_text()
         if "Cairn is up at" in text or process.poll() is not None:
             break
         time.sleep(1)
     assert "Cairn is up at" in text, text[-4000:]
     try:
-        yield process, f"http://127.0.0.1:{port}"
+        yield process, f"http://127.0.0.1:{port}", log_path
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -160,7 +159,7 @@ def served(tmp_path):
 
 
 def test_make_serve_serves_signs_in_escalates_and_stops(served):
-    process, base = served
+    process, base, log_path = served
     browser = Browser(base)
 
     # Sign in through the login page, as a person would.
@@ -261,6 +260,6 @@ def test_make_serve_serves_signs_in_escalates_and_stops(served):
     # SIGTERM stops web, worker and beat cleanly.
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(timeout=40) == 0
-    log = LOG.read_text()
+    log = log_path.read_text()
     for name in ("web.1", "worker.1", "beat.1"):
         assert re.search(rf"{name} stopped", log), log[-3000:]

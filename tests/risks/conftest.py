@@ -84,9 +84,12 @@ def over_budget(milestone_in, org):
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(settings):
     """A small HTTP server on 127.0.0.1 recording what webhooks receive;
-    ``/fail...`` answers 500, ``/gone...`` 404, anything else 200."""
+    ``/fail...`` answers 500, ``/gone...`` 404, anything else 200. Webhooks
+    may post to it: plain HTTP to a private address, for this test only."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
     server = WebhookServer()
     server.start()
     yield server

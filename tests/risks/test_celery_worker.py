@@ -148,7 +148,10 @@ def celery_worker_process(broker, transactional_db, tmp_path):
 
 
 @pytest.fixture
-def webhook_server():
+def webhook_server(settings):
+    # Plain HTTP to this local receiver (the worker's settings allow it too).
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
     server = WebhookServer()
     server.start()
     yield server

@@ -481,7 +481,7 @@ def test_sweep_query_count_does_not_grow_with_subjects(
     services.portfolio_channels_set(
         actor=None,
         portfolio=portfolio,
-        slack_webhook_url="https://hooks.slack.example/services/x",
+        slack_webhook_url="https://hooks.slack.com/services/x",
     )
     few = _trouble(portfolio, org, range(2))
     few_opened, few_reads, few_inserts = _sweep_queries()

@@ -296,16 +296,19 @@ def test_webhook_urls_are_validated(portfolio, pmo):
             actor=pmo, portfolio=portfolio, slack_webhook_url="not a url"
         )
     assert "slack_webhook_url" in caught.value.errors
+    teams = "https://contoso.webhook.office.com/webhookb2/x"
     channels = services.portfolio_channels_set(
-        actor=pmo, portfolio=portfolio, teams_webhook_url="https://teams.example/x"
+        actor=pmo, portfolio=portfolio, teams_webhook_url=teams
     )
-    assert channels.teams_webhook_url == "https://teams.example/x"
+    assert channels.teams_webhook_url == teams
 
 
 def test_only_plan_changers_set_channels(portfolio, executive):
     with pytest.raises(Forbidden):
         services.portfolio_channels_set(
-            actor=executive, portfolio=portfolio, slack_webhook_url="https://x.test/"
+            actor=executive,
+            portfolio=portfolio,
+            slack_webhook_url="https://hooks.slack.com/services/T/B/x",
         )
 
 

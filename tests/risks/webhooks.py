@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Received:
     path: str
     payload: dict
+    key: str = ""  # the Idempotency-Key header
 
 
 class WebhookServer:
     """Listens on 127.0.0.1 (a free port) in a thread. Paths starting with
-    ``/fail`` answer 500, ``/gone`` 404, the others 200; every request is
-    recorded in :attr:`received`."""
+    ``/fail`` answer 500, ``/gone`` 404, ``/redirect`` 302 to
+    ``/after-redirect``, the others 200; every request is recorded in
+    :attr:`received`, with its ``Idempotency-Key``."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -32,8 +34,15 @@ class WebhookServer:
                     payload = json.loads(raw or b"{}")
                 except ValueError:
                     payload = {"invalid": raw.decode("utf-8", "replace")}
+                key = self.headers.get("Idempotency-Key") or ""
                 with owner._lock:
-                    owner.received.append(Received(self.path, payload))
+                    owner.received.append(Received(self.path, payload, key))
+                if self.path.startswith("/redirect"):
+                    self.send_response(302)
+                    self.send_header("Location", owner.url("/after-redirect"))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if self.path.startswith("/fail"):
                     status = 500
                 elif self.path.startswith("/gone"):

@@ -89,7 +89,7 @@ def build_channels(ctx, unit):
     return portfolio_channels_set(
         actor=None,
         portfolio=make_portfolio(unit),
-        slack_webhook_url="https://hooks.slack.example/services/T/B/x",
+        slack_webhook_url="https://hooks.slack.com/services/T/B/x",
     )
 
 
