@@ -5,15 +5,29 @@ PY := $(VENV)/bin/python
 DEV_ENV := DEBUG=True
 PYTEST_ARGS ?=
 
-.PHONY: install browser run serve test test-fast lint format migrations check-deploy bench clean
+.PHONY: install browser run serve test test-fast lint format migrations check-deploy bench clean api-fuzz lock audit
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked versions (hash-checked), then Cairn itself without
+# resolving anything again: a fresh machine gets what CI tested.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON_BIN) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
+
+# Re-resolve requirements.lock from pyproject.toml (run after changing a
+# dependency; pins already in the lock are kept unless they must move;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases).
+lock:
+	@test -x $(VENV)/bin/uv || { $(PYTHON_BIN) -m venv $(VENV) && $(VENV)/bin/pip install --quiet uv; }
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes \
+		--python-version 3.11 --universal --quiet -o requirements.lock $(LOCK_ARGS)
+
+# Known vulnerabilities in the locked dependencies (pip-audit; bin/audit-deps).
+audit: install
+	bin/audit-deps
 
 # Debian's Chromium for the browser tests (Playwright's own download does not
 # work here).
@@ -42,6 +56,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	bin/audit-deps
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -53,6 +68,11 @@ migrations: install
 check-deploy: install
 	DEBUG=False SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
 		ALLOWED_HOSTS=cairn.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+# Schemathesis against the live API on PostgreSQL, as a portfolio manager and
+# a contributor (bin/api-fuzz); DATABASE_URL names a throw-away database.
+api-fuzz: install
+	bin/api-fuzz
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

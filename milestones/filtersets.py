@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from accounts import policy
 from accounts.models import OrgUnit, User
 from accounts.roles import VIEW
+from portal.filters import DaysFilter, FilterSet
 
 from .models import (
     KPI,
@@ -60,7 +61,7 @@ def _portfolio_filter(field_name: str = "portfolio") -> filters.ModelChoiceFilte
     )
 
 
-class PortfolioFilterSet(filters.FilterSet):
+class PortfolioFilterSet(FilterSet):
     org_unit = filters.ModelChoiceFilter(
         queryset=visible(OrgUnit),
         method="filter_org_unit",
@@ -79,7 +80,7 @@ class PortfolioFilterSet(filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(slug__icontains=value))
 
 
-class StrategicObjectiveFilterSet(filters.FilterSet):
+class StrategicObjectiveFilterSet(FilterSet):
     portfolio = _portfolio_filter()
     owner = filters.ModelChoiceFilter(queryset=visible(User))
     q = filters.CharFilter(method="filter_q", label="Code or title contains")
@@ -92,7 +93,7 @@ class StrategicObjectiveFilterSet(filters.FilterSet):
         return queryset.filter(Q(code__icontains=value) | Q(title__icontains=value))
 
 
-class MilestoneFilterSet(filters.FilterSet):
+class MilestoneFilterSet(FilterSet):
     portfolio = _portfolio_filter()
     category = filters.ModelChoiceFilter(queryset=visible(MilestoneCategory))
     objective = filters.ModelChoiceFilter(queryset=visible(StrategicObjective))
@@ -110,9 +111,8 @@ class MilestoneFilterSet(filters.FilterSet):
     overdue = filters.BooleanFilter(
         method="filter_overdue", label="Open and past planned completion"
     )
-    due_within = filters.NumberFilter(
+    due_within = DaysFilter(
         method="filter_due_within",
-        min_value=0,
         label="Open and due within this many days",
     )
     planned_completion_after = filters.DateFilter(
@@ -156,7 +156,7 @@ class MilestoneFilterSet(filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(code__icontains=value))
 
 
-class DependencyFilterSet(filters.FilterSet):
+class DependencyFilterSet(FilterSet):
     portfolio = _portfolio_filter("successor__portfolio")
     milestone = filters.ModelChoiceFilter(
         # field_name only types the parameter; the method filters both ends.
@@ -177,7 +177,7 @@ class DependencyFilterSet(filters.FilterSet):
         return queryset.filter(Q(predecessor=value) | Q(successor=value))
 
 
-class ProgressUpdateFilterSet(filters.FilterSet):
+class ProgressUpdateFilterSet(FilterSet):
     portfolio = _portfolio_filter("milestone__portfolio")
     milestone = filters.ModelChoiceFilter(queryset=visible(Milestone))
     author = filters.ModelChoiceFilter(queryset=visible(User))
@@ -201,7 +201,7 @@ class ProgressUpdateFilterSet(filters.FilterSet):
         ]
 
 
-class KPIFilterSet(filters.FilterSet):
+class KPIFilterSet(FilterSet):
     portfolio = _portfolio_filter()
     objective = filters.ModelChoiceFilter(queryset=visible(StrategicObjective))
     milestone = filters.ModelChoiceFilter(queryset=visible(Milestone))
@@ -212,7 +212,7 @@ class KPIFilterSet(filters.FilterSet):
         fields = ["portfolio", "objective", "milestone", "kind"]
 
 
-class KPIMeasurementFilterSet(filters.FilterSet):
+class KPIMeasurementFilterSet(FilterSet):
     measured_after = filters.DateFilter(field_name="measured_on", lookup_expr="gte")
     measured_before = filters.DateFilter(field_name="measured_on", lookup_expr="lte")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import escape
 
 from accounts import policy
 
@@ -18,6 +20,37 @@ class GrantsReadOnceMiddleware:
     def __call__(self, request):
         with policy.grants_read_once():
             return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or a query parameter answers 400 naming the
+    parameters, before any lookup: PostgreSQL can neither store nor compare
+    one (it refuses the whole query). The API's bodies are checked by its
+    parsers (`portal.parsers`); a page's form refuses NUL in its own fields
+    and redisplays with the input kept (Django's text fields do)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .api import is_api_request
+        from .parsers import NUL_MESSAGE, nul_errors
+
+        errors = nul_errors(request.GET)
+        if "\x00" in request.path:
+            errors["path"] = [NUL_MESSAGE]
+        if not errors:
+            return self.get_response(request)
+        if is_api_request(request):
+            return JsonResponse(errors, status=400)
+        items = "".join(
+            f"<li>{escape(name)}: {escape(' '.join(msgs))}</li>"
+            for name, msgs in errors.items()
+        )
+        return HttpResponseBadRequest(
+            "<!DOCTYPE html><title>Bad request</title>"
+            f"<p>The request was refused:</p><ul>{items}</ul>"
+        )
 
 
 class NoStoreMiddleware:

@@ -63,6 +63,8 @@ MIDDLEWARE = [
     # on signed-in and API answers (see "Content-Security-Policy and caching").
     "csp.middleware.CSPMiddleware",
     "portal.middleware.NoStoreMiddleware",
+    # NUL in a path, query parameter or form field: 400 before any lookup.
+    "portal.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -221,11 +223,17 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.schema.AutoSchema",
     "EXCEPTION_HANDLER": "portal.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "portal.api.BrowsableAPIRenderer",
+    ],
+    # The stock parsers, refusing NUL characters with field errors.
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.parsers.JSONParser",
+        "portal.parsers.FormParser",
+        "portal.parsers.MultiPartParser",
     ],
 }
 SPECTACULAR_SETTINGS = {
@@ -237,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents its error answers (portal.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "portal.schema.document_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "MilestoneTypeEnum": "milestones.models.Milestone.Type",
         "DependencyTypeEnum": "milestones.models.Dependency.Type",

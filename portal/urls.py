@@ -56,3 +56,10 @@ urlpatterns = [
     path("", include("milestones.approval_urls")),
     path("", include("reporting.urls")),
 ]
+
+# The API answers its errors as JSON, pages keep Django's; an unreachable
+# database answers 503 (portal.error_views).
+handler400 = "portal.error_views.bad_request"
+handler403 = "portal.error_views.permission_denied"
+handler404 = "portal.error_views.page_not_found"
+handler500 = "portal.error_views.server_error"

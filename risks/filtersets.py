@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from accounts import policy
 from accounts.roles import VIEW
 from milestones.models import Milestone, Portfolio
+from portal.filters import FilterSet
 
 from .models import Escalation, Issue, Risk, Severity, Trigger
 
@@ -40,7 +41,7 @@ def _milestone(field_name: str = "milestone") -> filters.ModelChoiceFilter:
     )
 
 
-class RiskFilterSet(filters.FilterSet):
+class RiskFilterSet(FilterSet):
     portfolio = _portfolio()
     milestone = _milestone()
     severity = filters.MultipleChoiceFilter(choices=Severity.choices)
@@ -54,7 +55,7 @@ class RiskFilterSet(filters.FilterSet):
         fields = ["portfolio", "milestone", "severity", "status", "category"]
 
 
-class IssueFilterSet(filters.FilterSet):
+class IssueFilterSet(FilterSet):
     portfolio = _portfolio()
     milestone = _milestone("milestones")
     kind = filters.MultipleChoiceFilter(choices=Issue.Kind.choices)
@@ -68,7 +69,7 @@ class IssueFilterSet(filters.FilterSet):
         fields = ["portfolio", "milestone", "kind", "severity", "open"]
 
 
-class EscalationFilterSet(filters.FilterSet):
+class EscalationFilterSet(FilterSet):
     portfolio = _portfolio()
     milestone = _milestone()
     status = filters.MultipleChoiceFilter(choices=Escalation.Status.choices)

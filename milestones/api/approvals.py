@@ -30,6 +30,7 @@ from accounts.api.base import (
     RestrictedViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from portal.filters import FilterSet
 
 from .. import approval_selectors, services
 from ..filtersets import visible
@@ -51,7 +52,7 @@ CONFLICT = OpenApiResponse(
 # Filters ---------------------------------------------------------------------
 
 
-class ApprovalRequestFilterSet(filters.FilterSet):
+class ApprovalRequestFilterSet(FilterSet):
     status = filters.MultipleChoiceFilter(
         choices=ApprovalRequest.Status.choices, label="Status (repeat for several)"
     )

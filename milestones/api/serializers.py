@@ -124,7 +124,10 @@ class CategoryInput(InputSerializer):
 
 class CategoriesInput(InputSerializer):
     reason = serializers.CharField(
-        allow_blank=True, help_text="Why the weights change (required)."
+        allow_blank=True,
+        # simple-history keeps a change reason in 100 characters.
+        max_length=100,
+        help_text="Why the weights change (required).",
     )
     categories = CategoryInput(many=True, allow_empty=False)
 
