@@ -21,6 +21,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.policy import Scope
 from portal.constraints import PythonChecked
+from portal.validators import plausible_date
 
 from .querysets import (
     MilestoneQuerySet,
@@ -84,8 +85,8 @@ class Portfolio(models.Model):
         on_delete=models.SET_NULL,
         related_name="sponsored_portfolios",
     )
-    period_start = models.DateField()
-    period_end = models.DateField()
+    period_start = models.DateField(validators=[plausible_date])
+    period_end = models.DateField(validators=[plausible_date])
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PortfolioQuerySet.as_manager()
@@ -259,11 +260,15 @@ class Milestone(PythonChecked, models.Model):
     estimate_at_completion = models.DecimalField(
         **money, null=True, blank=True, validators=non_negative
     )
-    planned_start = models.DateField()
-    planned_completion = models.DateField()
-    forecast_completion = models.DateField(null=True, blank=True)
-    actual_start = models.DateField(null=True, blank=True)
-    actual_completion = models.DateField(null=True, blank=True)
+    planned_start = models.DateField(validators=[plausible_date])
+    planned_completion = models.DateField(validators=[plausible_date])
+    forecast_completion = models.DateField(
+        null=True, blank=True, validators=[plausible_date]
+    )
+    actual_start = models.DateField(null=True, blank=True, validators=[plausible_date])
+    actual_completion = models.DateField(
+        null=True, blank=True, validators=[plausible_date]
+    )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.NOT_STARTED
     )
@@ -421,8 +426,8 @@ class Checkpoint(models.Model):
         Milestone, on_delete=models.CASCADE, related_name="checkpoints"
     )
     name = models.CharField(max_length=200)
-    due_date = models.DateField()
-    completed_on = models.DateField(null=True, blank=True)
+    due_date = models.DateField(validators=[plausible_date])
+    completed_on = models.DateField(null=True, blank=True, validators=[plausible_date])
     notes = models.TextField(blank=True)
 
     objects = ScopedQuerySet.as_manager()
@@ -459,7 +464,9 @@ class ProgressUpdate(PythonChecked, models.Model):
     estimate_at_completion = models.DecimalField(
         **money, null=True, blank=True, validators=non_negative
     )
-    forecast_completion = models.DateField(null=True, blank=True)
+    forecast_completion = models.DateField(
+        null=True, blank=True, validators=[plausible_date]
+    )
     achievements = models.TextField(blank=True)
     blockers = models.TextField(blank=True)
     next_steps = models.TextField(blank=True)
@@ -604,7 +611,7 @@ class KPIMeasurement(models.Model):
     """A KPI value measured on a date."""
 
     kpi = models.ForeignKey(KPI, on_delete=models.CASCADE, related_name="measurements")
-    measured_on = models.DateField()
+    measured_on = models.DateField(validators=[plausible_date])
     value = models.DecimalField(max_digits=18, decimal_places=4)
     note = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(
@@ -703,8 +710,12 @@ class ApprovalRequest(models.Model):
     new_approved_budget = models.DecimalField(
         **money, null=True, blank=True, validators=non_negative
     )
-    new_planned_start = models.DateField(null=True, blank=True)
-    new_planned_completion = models.DateField(null=True, blank=True)
+    new_planned_start = models.DateField(
+        null=True, blank=True, validators=[plausible_date]
+    )
+    new_planned_completion = models.DateField(
+        null=True, blank=True, validators=[plausible_date]
+    )
     new_success_criteria = models.TextField(blank=True)
     new_weight = models.DecimalField(
         max_digits=6,

@@ -380,6 +380,21 @@ def check_iterations(iterations: int) -> int:
     return iterations
 
 
+#: Dates handed to the scheduling engine are kept within these bounds: a row
+#: stored before the input rules (or around them) with a forecast of
+#: 9999-12-31 or a start of 0001-01-01 would otherwise overflow the date
+#: arithmetic of every schedule, report and PDF of its portfolio.
+ENGINE_FLOOR = date(1900, 1, 1)
+ENGINE_CEILING = date(2199, 12, 31)
+
+
+def bounded_date(day: date | None) -> date | None:
+    """``day`` within the engine's bounds (``ENGINE_FLOOR``..``ENGINE_CEILING``)."""
+    if day is None:
+        return None
+    return min(max(day, ENGINE_FLOOR), ENGINE_CEILING)
+
+
 def _task(row: dict) -> Task:
     """A milestone row (``_TASK_FIELDS``) as a Task.
 
@@ -390,16 +405,23 @@ def _task(row: dict) -> Task:
     percent = float(row["percent_complete"])
     if row["status"] == Status.COMPLETED:
         percent = 100.0
+    planned_start = bounded_date(row["planned_start"])
     return Task(
         id=row["id"],
-        planned_start=row["planned_start"],
-        planned_finish=row["planned_completion"],
+        planned_start=planned_start,
+        planned_finish=max(bounded_date(row["planned_completion"]), planned_start),
         percent_complete=percent,
-        forecast_finish=row["forecast_completion"],
-        actual_finish=row["actual_completion"],
-        actual_start=row["actual_start"],
+        forecast_finish=bounded_date(row["forecast_completion"]),
+        actual_finish=bounded_date(row["actual_completion"]),
+        actual_start=bounded_date(row["actual_start"]),
         org_unit_id=row["org_unit_id"],
     )
+
+
+def task_from(milestone) -> Task:
+    """A milestone object (or historical record) as the engine's Task: the
+    one adapter of ``_task`` for callers holding objects, not value rows."""
+    return _task({name: getattr(milestone, name) for name in _TASK_FIELDS})
 
 
 def _links_by_portfolio(

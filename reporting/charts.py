@@ -18,7 +18,7 @@ Charts
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from html import escape as _html_escape
 
@@ -78,7 +78,8 @@ class HeatCell:
 
 @dataclass(frozen=True)
 class GanttRow:
-    """One milestone on the timeline."""
+    """One milestone on the timeline (dates outside ``CHART_FLOOR`` ..
+    ``CHART_CEILING`` are drawn at the edge)."""
 
     id: int
     label: str
@@ -345,6 +346,16 @@ def _month_ticks(start: date, end: date) -> list[date]:
     return ticks
 
 
+#: The dates a chart draws: a stored 9999-12-31 (or 0001-01-01) is drawn at
+#: the edge rather than overflowing the axis arithmetic.
+CHART_FLOOR = date(1900, 1, 1)
+CHART_CEILING = date(2199, 12, 31)
+
+
+def _on_axis(day: date | None) -> date | None:
+    return None if day is None else min(max(day, CHART_FLOOR), CHART_CEILING)
+
+
 def gantt(
     rows: Sequence[GanttRow],
     links: Iterable[GanttLink] = (),
@@ -359,6 +370,16 @@ def gantt(
     width, label_w, row_h, top = 900.0, 230.0, 20.0, 34.0
     if not rows:
         return _empty(width, 80, title, "No milestones to show")
+    rows = [
+        replace(
+            r,
+            start=_on_axis(r.start),
+            finish=_on_axis(r.finish),
+            forecast=_on_axis(r.forecast),
+        )
+        for r in rows
+    ]
+    today = _on_axis(today)
     plot_w = width - label_w - 16
     first = min(min(r.start for r in rows), today) - timedelta(days=7)
     last = max(max(max(r.finish, r.forecast or r.finish) for r in rows), today)
@@ -519,6 +540,9 @@ def burn_up(
     """
     width, left, top, bottom, right = 640.0, 44.0, 18.0, 40.0, 16.0
     height = 240.0
+    completed = [(_on_axis(d), n) for d, n in completed]
+    planned = [(_on_axis(d), n) for d, n in planned]
+    today = _on_axis(today)
     days = [d for d, _ in completed] + [d for d, _ in planned]
     if not days or total <= 0:
         return _empty(width, 80, title, "No milestones yet")

@@ -51,7 +51,7 @@ from milestones.models import (
     Status,
 )
 from milestones.querysets import open_q
-from milestones.scheduling import Link, Task, critical_path
+from milestones.scheduling import Link, critical_path
 from risks import selectors as rs
 from risks.models import Escalation, Risk, severity_for
 
@@ -225,18 +225,8 @@ def gantt_chart(
     active = [m for m in milestones if m.status != Status.CANCELLED]
     ids = {m.id for m in active}
     kept = [link for link in links if link[0] in ids and link[1] in ids]
-    tasks = [
-        Task(
-            id=m.id,
-            planned_start=m.planned_start,
-            planned_finish=m.planned_completion,
-            percent_complete=float(m.percent_complete),
-            forecast_finish=m.forecast_completion,
-            actual_finish=m.actual_completion,
-            actual_start=m.actual_start,
-        )
-        for m in active
-    ]
+    # The engine's one adapter (bounded dates, completed counts as done).
+    tasks = [sched.task_from(m) for m in active]
     try:
         schedule = critical_path(
             tasks, [Link(p, s, t, lag) for p, s, t, lag in kept], today=today
@@ -268,15 +258,19 @@ def gantt_chart(
         )
     chosen = sorted(chosen, key=lambda m: (m.planned_start, m.planned_completion, m.id))
     rows = []
+    bounded = sched.bounded_date  # extreme stored dates draw at the edge
     for m in chosen:
-        finish = scheduled[m.id].ef if m.id in scheduled else m.forecast_completion
+        start, planned = bounded(m.planned_start), bounded(m.planned_completion)
+        finish = (
+            scheduled[m.id].ef if m.id in scheduled else bounded(m.forecast_completion)
+        )
         rows.append(
             charts.GanttRow(
                 id=m.id,
                 label=m.name,
-                start=m.planned_start,
-                finish=m.planned_completion,
-                forecast=finish if finish and finish > m.planned_completion else None,
+                start=start,
+                finish=max(planned, start),
+                forecast=finish if finish and finish > planned else None,
                 percent=float(m.percent_complete),
                 status=m.status,
                 critical=critical(m),

@@ -30,6 +30,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.policy import Scope
 from accounts.roles import Role
+from portal.validators import plausible_date
 
 from .querysets import (
     EscalationQuerySet,
@@ -144,7 +145,9 @@ class Risk(models.Model):
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.OPEN
     )
-    next_review = models.DateField("next review", null=True, blank=True)
+    next_review = models.DateField(
+        "next review", null=True, blank=True, validators=[plausible_date]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -292,7 +295,7 @@ class StakeholderAssessment(models.Model):
     engagement_score = models.PositiveSmallIntegerField(
         validators=one_to_five, help_text="1 (disengaged) to 5 (champions)."
     )
-    assessed_on = models.DateField()
+    assessed_on = models.DateField(validators=[plausible_date])
     notes = models.TextField(blank=True)
     assessed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

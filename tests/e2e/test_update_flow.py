@@ -49,7 +49,7 @@ def test_contributor_submits_update_on_a_phone(
     page.select_option("#id_status", Status.ON_TRACK)
     page.fill("#id_percent_complete", "45")
     page.fill("#id_actual_spend", "18000")
-    page.fill("#id_forecast_completion", "2099-06-30")
+    page.fill("#id_forecast_completion", "2049-06-30")
     page.fill("#id_achievements", "Data lake live in Paris")
     page.fill("#id_blockers", "Awaiting security review")
     page.get_by_role("button", name="Submit update").click()

@@ -45,7 +45,7 @@ def hostile_value(field: models.Field, *, foreign_pk: int):
     if isinstance(field, models.DateTimeField):
         return LONG_AGO.isoformat()
     if isinstance(field, models.DateField):
-        return "2001-01-01"
+        return str(TODAY - timedelta(days=30))
     if isinstance(field, models.DecimalField):
         return "7"
     if isinstance(field, models.IntegerField | models.AutoField):
@@ -260,8 +260,8 @@ def test_posted_version_is_a_check_never_a_value(world):
 
 BASELINE = {
     "approved_budget": "1",
-    "planned_start": "2001-01-01",
-    "planned_completion": "2099-01-01",
+    "planned_start": str(TODAY - timedelta(days=400)),
+    "planned_completion": str(TODAY + timedelta(days=4000)),
     "success_criteria": "Whatever I say.",
     "weight": "50",
 }
