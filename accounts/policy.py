@@ -102,6 +102,10 @@ class Scope:
     (for child rows such as a portfolio's categories).
     ``children``: a reverse relation; the row is also *viewable* when any of
     those children is (a contributor sees the portfolio of their milestones).
+    ``requires``: further relations to restricted rows that, when set, the
+    user must also be able to act on (a dependency names both its milestones;
+    a KPI attached to a milestone follows that milestone, not just the
+    portfolio): a row is never shown for naming what the reader cannot see.
     """
 
     org_unit: str | None = None
@@ -111,6 +115,7 @@ class Scope:
     member_of: bool = False
     via: str | None = None
     children: str | None = None
+    requires: tuple[str, ...] = ()
 
 
 def _check_action(action: str) -> str:
@@ -331,7 +336,9 @@ def scope_q(model: type[Model], user, action: str) -> Q:
     if scope.via is not None:
         related = _model_at(model, scope.via)
         inner = restrict(related._default_manager.all(), user, action)
-        return Q(**{f"{scope.via}__in": inner.values("pk")})
+        return Q(**{f"{scope.via}__in": inner.values("pk")}) & _required_q(
+            model, scope, user, action
+        )
     query = Q(pk__in=[])
     if scope.org_unit is not None:
         query |= _org_unit_q(user, codename, scope.org_unit)
@@ -359,6 +366,18 @@ def scope_q(model: type[Model], user, action: str) -> Q:
 
         visible = restrict(Membership.objects.all(), user, action)
         query |= Q(pk=user.pk) | Q(memberships__in=visible.values("pk"))
+    return query
+
+
+def _required_q(model: type[Model], scope: Scope, user, action: str) -> Q:
+    """Each relation of ``scope.requires``: empty, or a row the user may act on."""
+    query = Q()
+    for path in scope.requires:
+        related = _model_at(model, path)
+        inner = restrict(related._default_manager.all(), user, action)
+        query &= Q(**{f"{path}__isnull": True}) | Q(
+            **{f"{path}__in": inner.values("pk")}
+        )
     return query
 
 

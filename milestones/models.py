@@ -397,7 +397,8 @@ class Dependency(models.Model):
 
     objects = ScopedQuerySet.as_manager()
     history = HistoricalRecords()
-    access_scope = Scope(via="successor")
+    # Both ends: a dependency shown names both milestones.
+    access_scope = Scope(via="successor", requires=("predecessor",))
 
     class Meta:
         verbose_name_plural = "dependencies"
@@ -573,7 +574,8 @@ class KPI(models.Model):
 
     objects = ScopedQuerySet.as_manager()
     history = HistoricalRecords()
-    access_scope = Scope(via="portfolio")
+    # A KPI of a milestone follows that milestone's scope.
+    access_scope = Scope(via="portfolio", requires=("milestone",))
 
     class Meta:
         ordering = ["portfolio", "name"]

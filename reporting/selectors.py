@@ -26,6 +26,7 @@ from django.db.models import (
     Count,
     DecimalField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -695,6 +696,9 @@ class MilestoneDetail:
     risks: list[Risk]
     predecessors: list[Dependency]
     successors: list[Dependency]
+    # Neighbours outside the reader's scope: counted, never named.
+    hidden_predecessors: int = 0
+    hidden_successors: int = 0
 
 
 def milestone_detail(
@@ -716,14 +720,24 @@ def milestone_detail(
     links = Dependency.objects.restrict(user, VIEW).select_related(
         "predecessor", "successor"
     )
+    predecessors = list(links.filter(successor=milestone))
+    successors = list(links.filter(predecessor=milestone))
+    # How many links the milestone has in all (one query): those the reader
+    # may not see are counted on the page, never named.
+    all_links = Dependency.objects.aggregate(
+        before=Count("pk", filter=Q(successor=milestone)),
+        after=Count("pk", filter=Q(predecessor=milestone)),
+    )
     return MilestoneDetail(
         milestone=milestone,
         updates=list(updates),
         risks=list(
             rs.risks_for(user).filter(milestone=milestone).order_by("-score", "title")
         ),
-        predecessors=list(links.filter(successor=milestone)),
-        successors=list(links.filter(predecessor=milestone)),
+        predecessors=predecessors,
+        successors=successors,
+        hidden_predecessors=all_links.get("before", 0) - len(predecessors),
+        hidden_successors=all_links.get("after", 0) - len(successors),
     )
 
 

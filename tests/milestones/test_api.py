@@ -958,9 +958,9 @@ def test_dependencies_list_is_scoped(scene, pmo, contributor_apac):
     )
     services.dependency_add(actor=None, predecessor=scene["fr"], successor=scene["jp"])
     rows = client_for(contributor_apac).get(f"{API}/dependencies/").json()["results"]
-    assert [(d["predecessor"], d["successor"]) for d in rows] == [
-        (scene["fr"].pk, scene["jp"].pk)
-    ]
+    # fr -> jp names an EMEA milestone the APAC contributor cannot see: not
+    # listed (the milestone page counts it instead).
+    assert rows == []
     assert client_for(pmo).get(f"{API}/dependencies/").json()["count"] == 2
 
 
