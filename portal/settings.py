@@ -206,9 +206,18 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
-# Longer than any task's time limit or retry countdown, so a message is not
-# redelivered to a second worker while the first still holds it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Matched to the longest task: just above the hard time limit (600 s) and the
+# longest retry countdown (CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS, 600 s), so
+# a message a killed worker held comes back within 15 minutes, yet is never
+# redelivered while a live worker still runs it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS = 600
+# Pending outbox rows whose attempt is this overdue had their task lost (a
+# killed worker, a broker outage): portal.tasks.dispatch_stuck_notifications,
+# every 5 minutes by beat, queues them again.
+CAIRN_NOTIFICATION_STUCK_SECONDS = env.int(
+    "CAIRN_NOTIFICATION_STUCK_SECONDS", default=600
+)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The worker logs through LOGGING (JSON lines with the request id), not its own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

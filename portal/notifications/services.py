@@ -31,7 +31,7 @@ def backoff_seconds(attempt: int) -> int:
     """Wait before the next attempt after ``attempt`` failed: exponential,
     capped below the broker's visibility timeout."""
     base = int(getattr(settings, "CAIRN_NOTIFICATION_BACKOFF_SECONDS", 30))
-    cap = int(getattr(settings, "CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS", 1800))
+    cap = int(getattr(settings, "CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS", 600))
     return min(base * 2 ** max(attempt - 1, 0), cap)
 
 
@@ -187,7 +187,7 @@ def notifications_dispatch_stuck(*, now: datetime | None = None) -> int:
     lost: broker down at enqueue time, a purged queue). Returns how many."""
     now = now or timezone.now()
     grace = timedelta(
-        seconds=int(getattr(settings, "CAIRN_NOTIFICATION_STUCK_SECONDS", 900))
+        seconds=int(getattr(settings, "CAIRN_NOTIFICATION_STUCK_SECONDS", 600))
     )
     stuck = Notification.objects.pending().filter(next_attempt_at__lt=now - grace)
     ids = list(stuck.values_list("pk", flat=True)[:5000])

@@ -316,3 +316,16 @@ def test_escalation_reaches_the_in_portal_list(
     client.force_login(executive)
     body = client.get(reverse("notifications")).content.decode()
     assert "Model rollout" in body
+
+
+def test_stuck_rows_are_re_dispatched_every_five_minutes_by_beat(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="portal.tasks.dispatch_stuck_notifications")
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (300, "seconds")
+    # The visibility timeout matches the longest task: above its time limit
+    # and the longest retry countdown, and well under the old hour.
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert settings.CELERY_TASK_TIME_LIMIT < visibility <= 900
+    assert outbox.backoff_seconds(50) < visibility
