@@ -857,3 +857,30 @@ class ApprovalDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} by {self.approver} on #{self.request_id}"
+
+
+class MilestoneCheck(models.Model):
+    """A milestone whose escalations must be evaluated again: written in the
+    transaction of the change that calls for it (a progress update, an applied
+    request), removed by the evaluation. The task queued after the commit
+    usually does it within seconds; if the broker was down or the task was
+    lost, ``risks.tasks.evaluate_pending_checks`` (every minute) and the daily
+    sweep do. So no escalation check depends on the broker being up at the
+    moment of the write. A queue, not a domain record: it has no history.
+    """
+
+    milestone = models.OneToOneField(
+        Milestone, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    queued_at = models.DateTimeField()
+
+    # Bookkeeping of the background work, like the notification outbox: no
+    # history (rows come and go every minute; the checks' effects, the
+    # escalations, have theirs).
+    untracked_reason = "a work queue"
+
+    class Meta:
+        verbose_name = "milestone awaiting its escalation check"
+
+    def __str__(self) -> str:
+        return f"Check of milestone #{self.milestone_id}"

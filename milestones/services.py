@@ -36,6 +36,7 @@ from .models import (
     KPIMeasurement,
     Milestone,
     MilestoneCategory,
+    MilestoneCheck,
     MilestoneUserObjectPermission,
     Portfolio,
     ProgressUpdate,
@@ -366,6 +367,16 @@ def _may_change_plans(actor, milestone: Milestone) -> bool:
     )
 
 
+def checks_queue(milestone_ids: Iterable[int]) -> None:
+    """Record, in the current transaction, that these milestones' escalations
+    must be evaluated again (``MilestoneCheck``; one INSERT, repeats ignored)."""
+    now = timezone.now()
+    MilestoneCheck.objects.bulk_create(
+        [MilestoneCheck(milestone_id=pk, queued_at=now) for pk in milestone_ids],
+        ignore_conflicts=True,
+    )
+
+
 def _check_cancelling(actor, milestone: Milestone, status: str) -> None:
     """Cancelling a milestone (or bringing a cancelled one back) takes it out
     of (or into) every figure: a plan change, for those who may change plans,
@@ -505,6 +516,7 @@ def milestone_submit_update(
     )
     update.milestone = current
     actor_id = actor.pk if actor is not None else None
+    checks_queue([current.pk])
     transaction.on_commit(
         lambda: milestone_updated.send(
             sender=Milestone,
@@ -1239,6 +1251,7 @@ def _approval_apply(approval: ApprovalRequest, milestone: Milestone, *, actor) -
     milestone_id = milestone.pk
     # Escalations follow the new baseline (an approved budget clears its
     # overrun); receivers run once this commits, as after a progress update.
+    checks_queue([milestone_id])
     transaction.on_commit(
         lambda: milestone_updated.send(
             sender=Milestone,

@@ -211,6 +211,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = 540
 # a message a killed worker held comes back within 15 minutes, yet is never
 # redelivered while a live worker still runs it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+# A broker that is down costs a request a second, not a hang: publishing is
+# tried twice, quickly; what must follow a commit is queued in the database
+# too (milestones.MilestoneCheck) and drained by beat.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS = 600
 # Pending outbox rows whose attempt is this overdue had their task lost (a
 # killed worker, a broker outage): portal.tasks.dispatch_stuck_notifications,

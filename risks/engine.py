@@ -48,7 +48,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from milestones.models import CLOSED_STATUSES, Milestone
+from milestones.models import CLOSED_STATUSES, Milestone, MilestoneCheck
 from milestones.services import approval_requests_for_escalations
 from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.db import DaysBetween
@@ -792,6 +792,33 @@ def _digest_text(digest: dict, stale_days: int, due_days: int) -> tuple[str, str
     return subject, "\n".join(lines)
 
 
+def pending_checks_evaluate(
+    *,
+    milestone_ids: Iterable[int] | None = None,
+    older_than_seconds: int | None = None,
+    now: datetime | None = None,
+) -> SweepResult:
+    """Evaluate the escalations of milestones queued for a check
+    (``milestones.MilestoneCheck``) and clear their queue rows, in one
+    transaction: those given, or every one queued more than
+    ``older_than_seconds`` ago (whose task never ran). Rows queued after this
+    started stay for the next run."""
+    now = now or timezone.now()
+    if milestone_ids is not None:
+        ids = sorted(set(milestone_ids))
+    else:
+        queued = MilestoneCheck.objects.filter(
+            queued_at__lte=now - timedelta(seconds=older_than_seconds or 0)
+        )
+        ids = sorted(queued.values_list("milestone_id", flat=True)[:5000])
+    if not ids:
+        return SweepResult()
+    with transaction.atomic():
+        result = escalations_sweep(now=now, milestone_ids=ids)
+        MilestoneCheck.objects.filter(milestone_id__in=ids, queued_at__lte=now).delete()
+    return result
+
+
 def monitoring_run(
     *, now: datetime | None = None, reminders: bool = True
 ) -> SweepResult:
@@ -799,6 +826,8 @@ def monitoring_run(
     and a re-dispatch of notifications whose delivery task was lost."""
     now = now or timezone.now()
     result = escalations_sweep(now=now)
+    # The full sweep covered every milestone queued for a check by then.
+    MilestoneCheck.objects.filter(queued_at__lte=now).delete()
     if reminders:
         result.reminders = reminders_send(now=now)
     result.redispatched = notifications_dispatch_stuck(now=now)

@@ -40,5 +40,21 @@ def run_escalation_sweep() -> dict:
     max_retries=3,
 )
 def evaluate_milestone_escalations(milestone_id: int) -> dict:
-    """Re-evaluate one milestone's delay and budget escalations."""
-    return engine.escalations_sweep(milestone_ids=[milestone_id]).as_dict()
+    """Re-evaluate one milestone's delay and budget escalations (and clear its
+    queued check, ``milestones.MilestoneCheck``)."""
+    return engine.pending_checks_evaluate(milestone_ids=[milestone_id]).as_dict()
+
+
+@shared_task(
+    name="risks.tasks.evaluate_pending_checks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def evaluate_pending_checks() -> dict:
+    """Every minute (beat): evaluate the milestones whose check is still
+    queued a while after their change (its task was never published, or lost),
+    so an update made while the broker was down is escalated all the same."""
+    return engine.pending_checks_evaluate(older_than_seconds=60).as_dict()

@@ -52,6 +52,8 @@ def domain_models():
         for model in apps.get_app_config("milestones").get_models()
         if not model.__name__.startswith("Historical")
         and not issubclass(model, UserObjectPermissionBase)
+        # Work queues (declared as such) carry no history.
+        and not getattr(model, "untracked_reason", "")
     ]
 
 
