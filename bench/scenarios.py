@@ -90,6 +90,7 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
     # The sweeps run first: the pages after them show open escalations and
     # the reauthorizations they request.
     _add_sweeps(scenarios, missing, args)
+    _add_verify(scenarios)
     add_get(
         "dashboard", "reporting:dashboard", users["exec"], budget_ms=150, budget_q=25
     )
@@ -287,6 +288,32 @@ def _first_sweep(sweep):
             return done.args[0]
 
     return run
+
+
+def _add_verify(scenarios) -> None:
+    """``verify_audit_chain`` over the whole chain (the queue sealed first,
+    untimed): the budget, 60 s, is for a million entries (``--size large``)."""
+    from portal import audit
+    from portal.models import AuditChainEntry
+
+    entries = AuditChainEntry.objects.count() + audit.seal()
+
+    def verify():
+        result = audit.verify_chain()
+        if not result.ok:
+            raise RuntimeError(f"the chain does not verify: {result.broken}")
+        return result
+
+    scenarios.append(
+        Scenario(
+            "verify_audit_chain (whole chain)",
+            verify,
+            budget_ms=60_000 if entries >= 1_000_000 else None,
+            repeat=1,
+            warm_up=False,
+            note=f"{entries:,} entries; budget at 1,000,000 (--size large)",
+        )
+    )
 
 
 def _add_sweeps(scenarios, missing, args) -> None:
