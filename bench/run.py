@@ -407,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--strict", action="store_true", help="exit 1 on FAIL")
+    parser.add_argument(
+        "--no-write-load",
+        action="store_true",
+        help="skip the PATCH throughput at 1, 4 and 8 clients (PostgreSQL only)",
+    )
     args = parser.parse_args(argv)
     size = SIZES[args.size]
     custom = args.milestones not in (None, size.milestones)
@@ -451,6 +456,22 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in unavailable:
         results.append(Result(name, "N/A", note=reason))
     print_table(results)
+    write_load = None
+    if connection.vendor == "postgresql" and not args.no_write_load and not args.only:
+        from bench import write_load as load
+
+        print("\n  write throughput (gunicorn, 4 workers) ...", flush=True)
+        write_load = load.run()
+        for clients, row in write_load.get("rounds", {}).items():
+            print(
+                f"    {clients} client(s): {row['per_second']} PATCH/s "
+                f"({row['patches']} accepted, {row['errors']} errors)"
+            )
+        if "ratio_8_to_1" in write_load:
+            print(
+                f"    8 vs 1 client: {write_load['ratio_8_to_1']}x "
+                f"(target >= {write_load['target_ratio']}x): {write_load['status']}"
+            )
     payload = {
         "database": connection.vendor,
         "size": args.label,
@@ -458,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         "history_rows": history,
         "repeat": args.repeat,
         "results": [r.__dict__ for r in results],
+        "write_load": write_load,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2, default=str))
     print(f"\nWrote {args.out}")
