@@ -6,7 +6,8 @@
 - `document_error_responses` (a postprocessing hook) documents on every
   operation the error answers every endpoint can give: 400 (field errors;
   lists: bad filters), 401, 403, 404 (object or page), 409 on writes (stale
-  version or conflict), 429 on the token endpoint, 503 (database unavailable).
+  version or conflict), 429 on the token endpoint, 503 (database unavailable),
+  and 414 (a request line too long for the web server, without a body).
   They share one `Error` component: DRF's envelope, ``{"detail": ...}`` or
   ``{"field": ["message", ...]}``.
 """
@@ -45,6 +46,10 @@ ERRORS = {
 WRITE_ERRORS = {"409": "Stale version or a conflicting state; reload and retry."}
 TOKEN_ERRORS = {"429": "Too many failed sign-ins; retry after Retry-After seconds."}
 WRITE_METHODS = ("post", "put", "patch", "delete")
+URI_TOO_LONG = (
+    "The request line (path and query) is longer than the web server accepts "
+    "(gunicorn: 4,094 bytes); answered by the server, not the API."
+)
 
 
 def _admits_none(hint) -> bool:
@@ -115,6 +120,9 @@ def document_error_responses(result, generator, request, public):
             if path.rstrip("/").endswith("/auth/token"):
                 errors.update(TOKEN_ERRORS)
             responses = operation["responses"]
+            # Answered by the web server (gunicorn), not the application, for
+            # a request line over its limit: an HTML page, no Cairn body.
+            responses.setdefault("414", {"description": URI_TOO_LONG})
             for code, description in errors.items():
                 responses.setdefault(
                     code,
