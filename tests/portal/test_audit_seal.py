@@ -378,3 +378,44 @@ def test_writers_do_not_wait_for_one_another():
     assert timings["fast"] < 2.0, timings
     assert "intact" in verify()
     assert AuditEvent.objects.count() == 2
+
+
+def test_a_row_deleted_before_its_seal_is_caught(org, portfolio, milestone_in):
+    milestone = milestone_in(org.fr)
+    record = Milestone.history.get(id=milestone.pk)
+    with audit.history_rewrite_allowed():
+        Milestone.history.filter(history_id=record.history_id).delete()
+
+    message = verify_fails("--no-seal")
+    assert f"milestones.historicalmilestone #{record.history_id}" in message
+    assert "awaiting its seal, but the row is missing" in message
+    # Sealed anyway, its entry names a row that is gone.
+    assert "missing (deleted)" in verify_fails()
+
+
+def test_unsealed_rows_are_sealed_in_queue_order(org, portfolio, milestone_in):
+    """The order rows were queued in is the order they are chained in, so a
+    verification after the seal walks them as they were written."""
+    first = milestone_in(org.fr, name="First")
+    second = milestone_in(org.de, name="Second")
+    queued = list(
+        AuditPending.objects.order_by("id").values_list("source_id", "source")
+    )
+    audit.seal()
+    chained = list(
+        AuditChainEntry.objects.filter(key_id="sk")
+        .order_by("sequence")
+        .values_list("source_id", "source")
+    )
+    assert chained[-len(queued) :] == queued
+    records = Milestone.history.filter(id__in=[first.pk, second.pk]).order_by(
+        "history_id"
+    )
+    ids = [r.history_id for r in records]
+    positions = [
+        [sid for sid, src in chained if src == "milestones.historicalmilestone"].index(
+            i
+        )
+        for i in ids
+    ]
+    assert positions == sorted(positions)
