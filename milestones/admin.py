@@ -1147,6 +1147,8 @@ class ApprovalRequestAdmin(ServiceAdmin):
         "new_success_criteria",
         "old_weight",
         "new_weight",
+        "old_requires_validation",
+        "new_requires_validation",
     ]
 
     def has_add_permission(self, request):

@@ -70,12 +70,22 @@ class ChangeRequestForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
 
+    new_requires_validation = forms.TypedChoiceField(
+        label="Completion needs validation",
+        choices=(("yes", "Yes: a validator approves completion"), ("no", "No")),
+        coerce=lambda value: value == "yes",
+        required=False,
+        empty_value=None,
+        help_text="The completion gate: part of the baseline.",
+    )
+
     PROPOSALS = (
         ("new_approved_budget", "approved_budget"),
         ("new_planned_start", "planned_start"),
         ("new_planned_completion", "planned_completion"),
         ("new_success_criteria", "success_criteria"),
         ("new_weight", "weight"),
+        ("new_requires_validation", "requires_validation"),
     )
 
     def __init__(self, *args, milestone: Milestone, **kwargs) -> None:
@@ -83,6 +93,9 @@ class ChangeRequestForm(forms.Form):
         initial = kwargs.setdefault("initial", {})
         for field, source in self.PROPOSALS:
             initial.setdefault(field, getattr(milestone, source))
+        initial["new_requires_validation"] = (
+            "yes" if initial["new_requires_validation"] else "no"
+        )
         initial.setdefault("kind", ApprovalRequest.Kind.REAUTHORIZATION)
         super().__init__(*args, **kwargs)
         currency = milestone.portfolio.currency

@@ -666,6 +666,7 @@ APPROVAL_CHANGE_FIELDS = {
     "new_planned_completion": "planned_completion",
     "new_success_criteria": "success_criteria",
     "new_weight": "weight",
+    "new_requires_validation": "requires_validation",
 }
 
 
@@ -726,6 +727,11 @@ class ApprovalRequest(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
+    new_requires_validation = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="The completion gate: whether completion needs validation.",
+    )
     old_approved_budget = models.DecimalField(**money, null=True, blank=True)
     old_planned_start = models.DateField(null=True, blank=True)
     old_planned_completion = models.DateField(null=True, blank=True)
@@ -733,6 +739,7 @@ class ApprovalRequest(models.Model):
     old_weight = models.DecimalField(
         max_digits=6, decimal_places=2, null=True, blank=True
     )
+    old_requires_validation = models.BooleanField(null=True, blank=True)
     escalation_id = models.PositiveBigIntegerField(
         null=True,
         blank=True,

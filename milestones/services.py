@@ -316,10 +316,10 @@ def milestone_update(
 
 def _check_gate_change(actor, milestone: Milestone) -> None:
     """The completion gate (``requires_validation``) is governed like the
-    baseline: only those who may change the plan set it, and once a
-    validation is pending or has happened it stays as it is (switching it off
-    then would let the owner complete without, or rewrite what was
-    validated)."""
+    baseline: only those who may change the plan set it directly, and once a
+    validation is pending or has happened only through an approved baseline
+    change request (switching it off then would let the owner complete
+    without, or rewrite what was validated)."""
     if not _may_change_plans(actor, milestone):
         raise Forbidden(
             "Only the plan's editors (portfolio managers) may change whether a "
@@ -334,13 +334,21 @@ def _check_gate_change(actor, milestone: Milestone) -> None:
     if validated:
         raise Forbidden(
             f"{milestone} has a pending or past completion validation: its "
-            "validation requirement can no longer be changed.",
+            "validation requirement changes only through an approved baseline "
+            f"change request ({_request_link_for(milestone)}).",
             errors={
                 "requires_validation": [
-                    "Fixed once a completion validation is pending or done."
+                    "Request a baseline change: an approver decides it once a "
+                    "completion validation is pending or done."
                 ]
             },
         )
+
+
+def _request_link_for(milestone: Milestone) -> str:
+    from django.urls import reverse
+
+    return reverse("approvals:request", args=[milestone.pk])
 
 
 def baseline_refusal(milestone: Milestone, fields: Iterable[str]) -> Forbidden:
@@ -775,17 +783,20 @@ APPROVAL_KIND_FIELDS = {
         "new_planned_completion",
         "new_success_criteria",
         "new_weight",
+        "new_requires_validation",
     ),
     ApprovalRequest.Kind.COMPLETION: (),
 }
 _KIND_HINTS = {
     ApprovalRequest.Kind.REAUTHORIZATION: (
         "A reauthorization changes the approved budget and planned dates; "
-        "request a baseline change for success criteria or weight."
+        "request a baseline change for success criteria, weight or the "
+        "completion gate."
     ),
     ApprovalRequest.Kind.BASELINE_CHANGE: (
-        "A baseline change covers planned dates, success criteria and weight; "
-        "request a reauthorization to change the approved budget."
+        "A baseline change covers planned dates, success criteria, weight and "
+        "the completion gate; request a reauthorization to change the approved "
+        "budget."
     ),
     ApprovalRequest.Kind.COMPLETION: (
         "A completion validation proposes no change: leave the values as they are."
@@ -820,6 +831,7 @@ def approval_request(
     new_planned_completion: date | None = None,
     new_success_criteria: str = "",
     new_weight: Decimal | None = None,
+    new_requires_validation: bool | None = None,
     escalation_id: int | None = None,
     escalation_summary: str = "",
 ) -> ApprovalRequest:
@@ -863,6 +875,7 @@ def approval_request(
         "new_planned_completion": new_planned_completion,
         "new_success_criteria": (new_success_criteria or "").strip(),
         "new_weight": new_weight,
+        "new_requires_validation": new_requires_validation,
     }
     changes = {
         field: value
@@ -1423,6 +1436,13 @@ def approvers_by_milestone(milestones: list[Milestone]) -> dict[int, list]:
     return result
 
 
+def _shown(value) -> Any:
+    """A proposed value as a message shows it (the gate as yes / no)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
 def _describe(approval: ApprovalRequest) -> list[str]:
     lines = []
     for field in APPROVAL_CHANGE_FIELDS:
@@ -1430,6 +1450,7 @@ def _describe(approval: ApprovalRequest) -> list[str]:
         if new in (None, ""):
             continue
         old = getattr(approval, field.replace("new_", "old_", 1))
+        old, new = _shown(old), _shown(new)
         lines.append(f"{_label(field).capitalize()}: {old} → {new}")
     return lines
 

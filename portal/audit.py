@@ -751,9 +751,12 @@ def connect_receivers() -> None:
 def _portfolio_path(model) -> str | None:
     """When access to ``model`` follows a portfolio (``Scope(via=...)`` down to
     the portfolio itself): the ORM path to it ("" for a portfolio); else None.
+
+    A scope with ``requires`` (a KPI of a milestone, a dependency) is narrower
+    than its portfolio: None, so the access policy decides row by row.
     """
     scope = getattr(model, "access_scope", None)
-    if scope is None:
+    if scope is None or scope.requires:
         return None
     if model._meta.label_lower == "milestones.portfolio":
         return ""

@@ -127,11 +127,13 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
             "new_planned_completion",
             "new_success_criteria",
             "new_weight",
+            "new_requires_validation",
             "old_approved_budget",
             "old_planned_start",
             "old_planned_completion",
             "old_success_criteria",
             "old_weight",
+            "old_requires_validation",
             "amount",
             "escalation_id",
             "escalation_summary",
@@ -170,6 +172,11 @@ class ApprovalCreateInput(InputSerializer):
         min_value=Decimal("0.01"),
         required=False,
         allow_null=True,
+    )
+    new_requires_validation = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="The completion gate (baseline change only).",
     )
 
 

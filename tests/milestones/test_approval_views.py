@@ -269,6 +269,25 @@ def test_owner_requests_a_change_from_the_page(as_user, scene):
     assert approval.proposed() == {"approved_budget": Decimal("125000")}
 
 
+def test_the_completion_gate_is_requested_on_the_page(as_user, scene):
+    client = as_user(scene.owner)
+    page = client.get(request_url(scene.milestone))
+    assert page.context["form"]["new_requires_validation"].value() == "no"
+    data = {
+        "kind": "baseline_change",
+        "reason": "Regulated deliverable: completion must be validated",
+        "new_requires_validation": "yes",
+    }
+    response = client.post(request_url(scene.milestone), data)
+    approval = ApprovalRequest.objects.get()
+    assert response.status_code == 302, response.context["form"].errors
+    assert approval.proposed() == {"requires_validation": True}
+    detail = client.get(detail_url(approval)).content.decode()
+    assert '<td data-label="Proposed"><strong>yes</strong></td>' in detail
+    queue = client.get(QUEUE).content.decode()
+    assert "Requires validation: no → <strong>yes</strong>" in queue
+
+
 def test_bad_change_request_keeps_the_input(as_user, scene):
     data = {
         "kind": "baseline_change",

@@ -594,6 +594,72 @@ def test_the_gate_cannot_be_lifted_once_a_validation_is_pending(gated):
     assert ApprovalRequest.objects.get(pk=approval.pk).status == "pending"
 
 
+def test_after_a_past_validation_the_gate_is_part_of_the_baseline(gated):
+    """A rejected validation, then back to work: a planner's direct edit is
+    refused with the way to ask; only a baseline change carries the gate."""
+    report_completed(gated.contributor, gated.milestone)
+    reject(gated.executive, ApprovalRequest.objects.get(milestone=gated.milestone))
+    services.milestone_submit_update(
+        actor=gated.owner,
+        milestone=gated.milestone,
+        expected_version=None,
+        status=Status.IN_PROGRESS,
+        percent_complete=Decimal("90"),
+        actual_spend=Decimal("90000"),
+    )
+    with pytest.raises(Forbidden, match="approved baseline change request") as refused:
+        services.milestone_update(
+            actor=gated.pmo,
+            milestone=gated.milestone,
+            expected_version=None,
+            requires_validation=False,
+        )
+    assert "requires_validation" in refused.value.errors
+    with pytest.raises(Invalid, match="baseline change for .* completion gate"):
+        services.approval_request(
+            actor=gated.owner,
+            milestone=gated.milestone,
+            kind=Kind.REAUTHORIZATION,
+            reason="Gate",
+            new_requires_validation=False,
+        )
+    request = services.approval_request(
+        actor=gated.owner,
+        milestone=gated.milestone,
+        kind=Kind.BASELINE_CHANGE,
+        reason="Gate",
+        new_requires_validation=False,
+    )
+    approve(gated.executive, request)
+    assert Milestone.objects.get(pk=gated.milestone.pk).requires_validation is False
+
+
+def test_a_pending_validations_gate_is_lifted_only_by_approval(gated):
+    report_completed(gated.contributor, gated.milestone)
+    request = services.approval_request(
+        actor=gated.owner,
+        milestone=gated.milestone,
+        kind=Kind.BASELINE_CHANGE,
+        reason="Validation is not needed for this pilot",
+        new_requires_validation=False,
+    )
+    assert (request.old_requires_validation, request.new_requires_validation) == (
+        True,
+        False,
+    )
+    assert Milestone.objects.get(pk=gated.milestone.pk).requires_validation is True
+
+    approve(gated.executive, request)
+
+    milestone = Milestone.objects.get(pk=gated.milestone.pk)
+    assert milestone.requires_validation is False
+    assert milestone.history.latest("history_id").history_change_reason == (
+        f"Approved request #{request.pk}"
+    )
+    note = Notification.objects.filter(dedupe_key__startswith=f"approval:{request.pk}:")
+    assert any("Requires validation: yes → no" in n.body for n in note)
+
+
 def test_only_planners_set_the_gate_and_only_before_a_validation(gated, org):
     # The owner may edit the milestone, but not switch its gate off.
     with pytest.raises(Forbidden, match="plan's editors"):
