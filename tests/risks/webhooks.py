@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,9 +20,10 @@ class WebhookServer:
     """Listens on 127.0.0.1 (a free port) in a thread. Paths starting with
     ``/fail`` answer 500, ``/gone`` 404, ``/redirect`` 302 to
     ``/after-redirect``, the others 200; every request is recorded in
-    :attr:`received`, with its ``Idempotency-Key``."""
+    :attr:`received`, with its ``Idempotency-Key``. ``delay`` seconds pass
+    between reading a request and answering it (a slow receiver)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.received: list[Received] = []
         self._lock = threading.Lock()
         owner = self
@@ -37,6 +39,8 @@ class WebhookServer:
                 key = self.headers.get("Idempotency-Key") or ""
                 with owner._lock:
                     owner.received.append(Received(self.path, payload, key))
+                if delay:
+                    time.sleep(delay)
                 if self.path.startswith("/redirect"):
                     self.send_response(302)
                     self.send_header("Location", owner.url("/after-redirect"))
@@ -50,10 +54,13 @@ class WebhookServer:
                 else:
                     status = 200
                 body = b"ok" if status == 200 else b"error"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender died waiting (the chaos test kills it)
 
             def log_message(self, format, *args):  # noqa: A002 - silence logs
                 pass

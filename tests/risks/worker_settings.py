@@ -13,3 +13,9 @@ CAIRN_NOTIFICATION_MAX_ATTEMPTS = 3
 # The test's webhook receiver listens on 127.0.0.1 over plain HTTP.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = True
 WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+# The chaos test compresses time: unacknowledged tasks of a killed worker come
+# back after this many seconds (production: 900).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "visibility_timeout": int(os.environ.get("CAIRN_TEST_VISIBILITY_TIMEOUT", "900")),
+}
