@@ -57,6 +57,7 @@ one query, and only the portfolios that changed are loaded and rescheduled.
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -99,11 +100,14 @@ from .scheduling import (
     MonteCarloResult,
     ScheduleResult,
     Task,
+    TaskSchedule,
     bottlenecks,
     critical_path,
     monte_carlo,
     overallocated_units,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ITERATIONS = 10_000
 MIN_ITERATIONS = 1_000
@@ -416,12 +420,6 @@ def _task(row: dict) -> Task:
         actual_start=bounded_date(row["actual_start"]),
         org_unit_id=row["org_unit_id"],
     )
-
-
-def task_from(milestone) -> Task:
-    """A milestone object (or historical record) as the engine's Task: the
-    one adapter of ``_task`` for callers holding objects, not value rows."""
-    return _task({name: getattr(milestone, name) for name in _TASK_FIELDS})
 
 
 def _links_by_portfolio(
@@ -928,6 +926,79 @@ def portfolio_outlook(
     return portfolio_outlooks(user, [portfolio], today=today).get(portfolio.pk)
 
 
+# --------------------------------------------------------------------------
+# The network's timings (every timeline: page, API, dashboard, report, PDF)
+# --------------------------------------------------------------------------
+
+
+def network_timings(
+    portfolio: Portfolio, *, today: date, as_of: date | None = None
+) -> dict[int, TaskSchedule]:
+    """The critical-path schedule of the portfolio's whole network, by
+    milestone id: what every timeline draws (scheduled finish, critical flag,
+    slips), so a milestone shows the same figures on the schedule page, in the
+    API, on the dashboard and in the report and its PDF, whatever its reader
+    may see. Hidden predecessors still push their successors; callers draw
+    only the ids their reader sees.
+
+    Live (``as_of`` None) or as the network stood at the end of ``as_of``,
+    from history. Two queries (milestones, dependencies); memoised on its
+    inputs. Empty when the stored links form a cycle (the timeline then shows
+    the plan without analysis).
+    """
+    if as_of is None:
+        rows = (
+            Milestone.objects.filter(portfolio=portfolio)
+            .exclude(status=Status.CANCELLED)
+            .order_by("planned_start", "planned_completion", "pk")
+            .values(*_TASK_FIELDS)
+        )
+        tasks = [_task(row) for row in rows]
+        link_rows = _links_by_portfolio([portfolio.pk]).get(portfolio.pk, [])
+    else:
+        tasks, link_rows = _history_network(portfolio, _end_of_day(as_of))
+    if not tasks:
+        return {}
+
+    def compute() -> dict[int, TaskSchedule]:
+        try:
+            return critical_path(tasks, _to_links(link_rows), today=today).tasks
+        except ValueError:  # a cycle or a link to a missing task
+            logger.warning(
+                "No critical path for portfolio %s", portfolio.pk, exc_info=True
+            )
+            return {}
+
+    key = _memo_key("cpm", tasks, link_rows, (), today=today, seed=0, iterations=0)
+    return _memoised(key, compute)
+
+
+def _history_network(
+    portfolio: Portfolio, moment: datetime
+) -> tuple[list[Task], list[tuple[int, int, str, int]]]:
+    """The portfolio's non-cancelled milestones and their dependencies as
+    they stood at ``moment`` (two queries)."""
+    milestones = _snapshot(Milestone, moment, portfolio_id=portfolio.pk).exclude(
+        status=Status.CANCELLED
+    )
+    tasks = [
+        _task(row)
+        for row in milestones.order_by(
+            "planned_start", "planned_completion", "id"
+        ).values(*_TASK_FIELDS)
+    ]
+    if not tasks:
+        return [], []
+    ids = milestones.values("id")
+    link_rows = list(
+        _snapshot(Dependency, moment, successor_id__in=ids)
+        .filter(predecessor_id__in=ids)
+        .order_by("id")
+        .values_list("predecessor_id", "successor_id", "type", "lag_days")
+    )
+    return tasks, link_rows
+
+
 def _end_of_day(day: date) -> datetime:
     start = datetime.combine(day + timedelta(days=1), time())
     return timezone.make_aware(start) - timedelta(microseconds=1)
@@ -958,24 +1029,9 @@ def portfolio_outlook_as_of(
     if not Portfolio.objects.restrict(user, VIEW).filter(pk=portfolio.pk).exists():
         return None
     moment = _end_of_day(as_of)
-    milestones = _snapshot(Milestone, moment, portfolio_id=portfolio.pk).exclude(
-        status=Status.CANCELLED
-    )
-    tasks = [
-        _task(row)
-        for row in milestones.order_by(
-            "planned_start", "planned_completion", "id"
-        ).values(*_TASK_FIELDS)
-    ]
+    tasks, link_rows = _history_network(portfolio, moment)
     if not tasks:
         return None
-    ids = milestones.values("id")
-    link_rows = list(
-        _snapshot(Dependency, moment, successor_id__in=ids)
-        .filter(predecessor_id__in=ids)
-        .order_by("id")
-        .values_list("predecessor_id", "successor_id", "type", "lag_days")
-    )
     planned = Milestone.history.filter(
         id=OuterRef("milestone_id"), history_date__lte=moment
     ).order_by("-history_date", "-history_id")

@@ -356,6 +356,58 @@ def _on_axis(day: date | None) -> date | None:
     return None if day is None else min(max(day, CHART_FLOOR), CHART_CEILING)
 
 
+def _gantt_bar(row: GanttRow, y: float, row_h: float, label_w: float, x_of):
+    """The label, the planned bar (filled to the percent) and the hatched
+    extension to a later scheduled finish of one timeline row."""
+    parts: list[str] = []
+    label = _clip(row.label, 34)
+    label_el = _text(
+        label_w - 6,
+        y + 14,
+        label,
+        text_anchor="end",
+        font_size=10,
+        fill=CRITICAL if row.critical else INK,
+        font_weight="bold" if row.critical else None,
+    )
+    if row.href:
+        label_el = f'<a href="{escape(row.href)}">{label_el}</a>'
+    parts.append(label_el)
+    x0, x1 = x_of(row.start), x_of(row.finish)
+    bar_w = max(x1 - x0, 2.0)
+    colour = STATUS_COLOURS.get(row.status, "#1e88e5")
+    if row.forecast and row.forecast > row.finish:
+        parts.append(
+            _el(
+                "rect",
+                x=x1,
+                y=y + 5,
+                width=x_of(row.forecast) - x1,
+                height=10,
+                fill="url(#cairn-forecast)",
+            )
+        )
+    parts.append(
+        _el(
+            "rect",
+            x=x0,
+            y=y + 4,
+            width=bar_w,
+            height=12,
+            fill="#ffffff",
+            stroke=CRITICAL if row.critical else colour,
+            stroke_width=2 if row.critical else 1,
+            rx=2,
+        )
+    )
+    done = bar_w * max(0.0, min(100.0, float(row.percent))) / 100
+    if done > 0:
+        parts.append(
+            _el("rect", x=x0, y=y + 4, width=done, height=12, fill=colour, rx=2)
+        )
+    return parts
+
+
 def gantt(
     rows: Sequence[GanttRow],
     links: Iterable[GanttLink] = (),
@@ -370,6 +422,7 @@ def gantt(
     width, label_w, row_h, top = 900.0, 230.0, 20.0, 34.0
     if not rows:
         return _empty(width, 80, title, "No milestones to show")
+    originals = {r.id: r for r in rows}
     rows = [
         replace(
             r,
@@ -413,51 +466,18 @@ def gantt(
         y = top + i * row_h
         if i % 2:
             out.append(_el("rect", x=0, y=y, width=width, height=row_h, fill="#fafafa"))
-        label = _clip(row.label, 34)
-        label_el = _text(
-            label_w - 6,
-            y + 14,
-            label,
-            text_anchor="end",
-            font_size=10,
-            fill=CRITICAL if row.critical else INK,
-            font_weight="bold" if row.critical else None,
-        )
-        if row.href:
-            label_el = f'<a href="{escape(row.href)}">{label_el}</a>'
-        out.append(label_el)
-        x0, x1 = x_of(row.start), x_of(row.finish)
-        bar_w = max(x1 - x0, 2.0)
-        colour = STATUS_COLOURS.get(row.status, "#1e88e5")
-        if row.forecast and row.forecast > row.finish:
-            out.append(
-                _el(
-                    "rect",
-                    x=x1,
-                    y=y + 5,
-                    width=x_of(row.forecast) - x1,
-                    height=10,
-                    fill="url(#cairn-forecast)",
-                )
-            )
+        # Each row names its milestone and its scheduled finish (the one the
+        # schedule page and the API give), for assistive tools and checks.
+        scheduled = originals[row.id].forecast or originals[row.id].finish
         out.append(
             _el(
-                "rect",
-                x=x0,
-                y=y + 4,
-                width=bar_w,
-                height=12,
-                fill="#ffffff",
-                stroke=CRITICAL if row.critical else colour,
-                stroke_width=2 if row.critical else 1,
-                rx=2,
+                "g",
+                "".join(_gantt_bar(row, y, row_h, label_w, x_of)),
+                data_timeline_row=row.id,
+                data_scheduled_finish=scheduled.isoformat(),
+                data_critical="true" if row.critical else "false",
             )
         )
-        done = bar_w * max(0.0, min(100.0, float(row.percent))) / 100
-        if done > 0:
-            out.append(
-                _el("rect", x=x0, y=y + 4, width=done, height=12, fill=colour, rx=2)
-            )
     for link in links:
         if link.predecessor not in index or link.successor not in index:
             continue

@@ -18,6 +18,7 @@ past day, rebuilt from simple-history).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -52,7 +53,7 @@ from milestones.models import (
     Status,
 )
 from milestones.querysets import open_q
-from milestones.scheduling import Link, critical_path
+from milestones.scheduling import TaskSchedule
 from risks import selectors as rs
 from risks.models import Escalation, Risk, severity_for
 
@@ -213,12 +214,16 @@ def gantt_chart(
     links: list[tuple[int, int, str, int]],
     *,
     today: date,
+    timings: Mapping[int, TaskSchedule],
     href=None,
     max_rows: int = GANTT_MAX_ROWS,
 ) -> SafeString:
-    """The timeline of ``milestones`` (rows with ``id``, ``name``, the plan
-    and progress fields) and ``links`` (predecessor id, successor id, type,
-    lag), the critical path from ``milestones.scheduling.critical_path``.
+    """The timeline of ``milestones`` (the rows the reader sees, with ``id``,
+    ``name``, the plan and progress fields) and ``links`` between them
+    (predecessor id, successor id, type, lag). Scheduled finishes and the
+    critical path come from ``timings``: the whole network's schedule
+    (``sched.network_timings``), the one the schedule page and API show, so
+    a hidden late predecessor pushes a visible milestone here too.
 
     Beyond ``max_rows`` milestones the critical ones come first, then the
     open ones starting earliest; a note says how many are shown.
@@ -226,16 +231,7 @@ def gantt_chart(
     active = [m for m in milestones if m.status != Status.CANCELLED]
     ids = {m.id for m in active}
     kept = [link for link in links if link[0] in ids and link[1] in ids]
-    # The engine's one adapter (bounded dates, completed counts as done).
-    tasks = [sched.task_from(m) for m in active]
-    try:
-        schedule = critical_path(
-            tasks, [Link(p, s, t, lag) for p, s, t, lag in kept], today=today
-        )
-        scheduled = schedule.tasks
-    except ValueError:  # a cycle or bad data: draw the plan without analysis
-        logger.warning("No critical path for the timeline", exc_info=True)
-        scheduled = {}
+    scheduled = timings
 
     def critical(m) -> bool:
         return bool(scheduled.get(m.id) and scheduled[m.id].critical)
@@ -642,6 +638,7 @@ def portfolio_dashboard(
                 timeline,
                 source.links(),
                 today=today,
+                timings=sched.network_timings(portfolio, today=today),
                 href=milestone_href(portfolio),
             ),
             "burn_up": burn_up_chart(source.burn_up(), today),
@@ -927,7 +924,14 @@ def executive_report(
         charts={
             "categories": charts.progress_by_category(category_bars(categories)),
             "heat_map": charts.risk_heat_map(source.heat_cells()),
-            "gantt": gantt_chart(milestones, source.links(), today=day),
+            "gantt": gantt_chart(
+                milestones,
+                source.links(),
+                today=day,
+                timings=sched.network_timings(
+                    portfolio, today=day, as_of=day if source.is_history else None
+                ),
+            ),
             "burn_up": burn_up_chart(source.burn_up(), day),
         },
         schedule=outlook,

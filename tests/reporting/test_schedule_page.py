@@ -267,3 +267,76 @@ def test_a_past_report_states_the_outlook_as_it_was(client, executive, org, port
     )
 
     assert f"P80 finish {date_format(past.p80, 'j F Y')}" in response.content.decode()
+
+
+# One schedule everywhere (#16) -------------------------------------------------
+
+
+def _timeline_rows(html: str) -> dict[int, tuple[str, str]]:
+    """(scheduled finish, critical) of each row of the first timeline."""
+    import re
+
+    pattern = re.compile(
+        r'<g data-timeline-row="(\d+)" data-scheduled-finish="([\d-]+)" '
+        r'data-critical="(true|false)">'
+    )
+    return {int(m): (finish, critical) for m, finish, critical in pattern.findall(html)}
+
+
+def test_page_api_dashboard_report_and_pdf_agree_for_a_contributor(
+    client, org, portfolio
+):
+    """A French contributor's milestone waits on a Japanese one that is 29
+    days late. Before, the report's timeline scheduled only what the reader
+    could see (no slip), the schedule page the whole network (29 days): now
+    every surface draws the whole network's schedule."""
+    from .helpers import pdf_text
+
+    today = timezone.localdate()
+    tokyo = make_milestone(
+        portfolio,
+        org.jp,
+        name="Tokyo data centre",
+        planned_start=today + timedelta(days=1),
+        planned_completion=today + timedelta(days=11),
+        forecast_completion=today + timedelta(days=41),
+    )
+    paris = make_milestone(
+        portfolio,
+        org.fr,
+        name="Paris cut-over",
+        planned_start=today + timedelta(days=12),
+        planned_completion=today + timedelta(days=20),
+    )
+    services.dependency_add(actor=None, predecessor=tokyo, successor=paris)
+    contributor = make_member(Role.CONTRIBUTOR, org.fr, username="fr-contrib")
+    client.force_login(contributor)
+
+    page = client.get(url(portfolio))
+    [row] = page.context["data"].schedule.milestones
+    assert (row.id, row.inherited_slip) == (paris.pk, 29)
+    expected = (row.ef.isoformat(), "true" if row.critical else "false")
+    assert row.ef == today + timedelta(days=49)
+
+    api = client.get(f"/api/v1/portfolios/{portfolio.slug}/schedule/").json()
+    [api_row] = api["milestones"]
+    assert (api_row["id"], api_row["ef"], api_row["inherited_slip"]) == (
+        paris.pk,
+        row.ef.isoformat(),
+        29,
+    )
+
+    surfaces = {
+        "schedule page": page.content.decode(),
+        "dashboard": client.get(f"/portfolios/{portfolio.slug}/").content.decode(),
+        "report": client.get(f"/reports/{portfolio.slug}/executive/").content.decode(),
+    }
+    for name, html in surfaces.items():
+        rows = _timeline_rows(html)
+        assert rows == {paris.pk: expected}, name
+        assert "Tokyo data centre" not in html, name
+
+    outlook = page.context["data"].schedule.outlook
+    pdf = pdf_text(client.get(f"/reports/{portfolio.slug}/executive.pdf").content)
+    assert f"P80 finish {date_format(outlook.p80, 'j F Y')}" in pdf
+    assert "Tokyo data centre" not in pdf

@@ -9,6 +9,7 @@ from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from milestones import schedule_selectors as sched
 from milestones.scheduling import Link, Task, critical_path
 from portal.errors import NotFound
 from reporting import selectors
@@ -72,7 +73,11 @@ def test_timeline_marks_the_scheduler_critical_path(programme, executive):
     critical_names = {m.name for m in milestones if expected.tasks[m.id].critical}
     assert programme.scaling.name in critical_names  # ends the project
 
-    svg = selectors.gantt_chart(milestones, links, today=today)
+    timings = sched.network_timings(programme.portfolio, today=today)
+    assert {mid: t.critical for mid, t in timings.items()} == {
+        mid: t.critical for mid, t in expected.tasks.items()
+    }
+    svg = selectors.gantt_chart(milestones, links, today=today, timings=timings)
 
     for m in milestones:
         marker = f'font-weight="bold">{m.name}</text>'
@@ -83,8 +88,13 @@ def test_timeline_keeps_the_critical_path_when_rows_are_capped(programme, execut
     source = selectors.LiveSource(executive, programme.portfolio)
     milestones = list(source.milestones())
 
+    today = timezone.localdate()
     svg = selectors.gantt_chart(
-        milestones, source.links(), today=timezone.localdate(), max_rows=2
+        milestones,
+        source.links(),
+        today=today,
+        timings=sched.network_timings(programme.portfolio, today=today),
+        max_rows=2,
     )
 
     assert "Showing 2 of 4 milestones" in svg
