@@ -71,6 +71,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -83,9 +84,39 @@ from .roles import ACTIONS, OWNER_ACTIONS, VIEW, Role
 if TYPE_CHECKING:
     from django.db.models import Model
 
+
+class SystemActor:
+    """The organisation's own scheduled work (the weekly report distribution,
+    sweeps that read as a whole): the policy lets it read and act on every
+    row. It is no database row and no superuser (``is_superuser`` is False,
+    so code outside the policy grants it nothing by mistake); it never
+    appears as the author of anything: services record such work with no
+    actor."""
+
+    pk = id = None
+    username = "system"
+    is_authenticated = True
+    is_active = True
+    is_superuser = False
+    is_staff = False
+    is_anonymous = False
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return "Cairn (scheduled)"
+
+
+SYSTEM = SystemActor()
+
+
+def sees_everything(user) -> bool:
+    """Superusers and the system actor: every row, every action."""
+    return isinstance(user, SystemActor) or bool(user is not None and user.is_superuser)
+
+
 ORG_UNIT_GRANTS = "accounts.OrgUnitUserObjectPermission"
-PORTFOLIO_GRANTS = "milestones.PortfolioUserObjectPermission"
-MILESTONE_GRANTS = "milestones.MilestoneUserObjectPermission"
 
 
 @dataclass(frozen=True)
@@ -156,7 +187,31 @@ def forget_grants() -> None:
         memo.clear()
 
 
-GRANT_TABLES = (ORG_UNIT_GRANTS, PORTFOLIO_GRANTS, MILESTONE_GRANTS)
+@cache
+def grant_tables() -> tuple[str, ...]:
+    """Every grant table: the org units' (subtree grants), then each table a
+    model's scope declares (``Scope(grants=...)``): the policy names no other
+    app's tables."""
+    labels = {
+        model.access_scope.grants
+        for model in apps.get_models()
+        if getattr(model, "access_scope", None) is not None
+        and model.access_scope.grants
+    }
+    return (ORG_UNIT_GRANTS, *sorted(labels - {ORG_UNIT_GRANTS}))
+
+
+def _portfolio_grants(model: type[Model], scope: Scope) -> str | None:
+    """The grant table of the portfolio a ``scope.portfolio`` path leads to
+    (declared by that model's own scope)."""
+    target = model if scope.portfolio == "" else _model_at(model, scope.portfolio)
+    return target.access_scope.grants
+
+
+def _own_grants(scope: Scope) -> str | None:
+    """The per-object grant table of a row, unless the row is a portfolio
+    (whose grants ``_portfolio_grants`` reads already)."""
+    return scope.grants if scope.portfolio != "" else None
 
 
 def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
@@ -170,7 +225,7 @@ def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
         return None
     if key not in read:
         kind, user_pk, codename = key
-        if kind in ("units", *GRANT_TABLES) and ("all", user_pk) not in read:
+        if kind in ("units", *grant_tables()) and ("all", user_pk) not in read:
             read.update(_read_all_grants(user_pk))
             read[("all", user_pk)] = True
         if key not in read:
@@ -181,7 +236,7 @@ def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
 
 def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
     """Every scope grant of the user, for every action, in two queries: one
-    over the three grant tables (a UNION; an org unit grant as its path), and,
+    over the grant tables (a UNION; an org unit grant as its path), and,
     when there are org unit grants, one listing the units of their subtrees.
     Returns ``{(kind, user id, codename): ids}`` for every action (an empty
     list where there is no grant; None where a list would be too long)."""
@@ -201,12 +256,13 @@ def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
         )
 
     as_text = Cast("content_object_id", output_field=CharField())
+    tables = grant_tables()
     union = rows(ORG_UNIT_GRANTS, "content_object__path").union(
-        rows(PORTFOLIO_GRANTS, as_text), rows(MILESTONE_GRANTS, as_text), all=True
+        *(rows(label, as_text) for label in tables[1:]), all=True
     )
     found: dict[tuple, list] = {
         (kind, user_pk, codename): []
-        for kind in ("units", *GRANT_TABLES)
+        for kind in ("units", *tables)
         for codename in codenames
     }
     paths: dict[str, set[str]] = {}
@@ -246,14 +302,11 @@ def scope_signature(user, action: str = VIEW) -> str | None:
         return None
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    if user.is_superuser:
+    if sees_everything(user):
         return "superuser"
     codename = _check_action(action)
     units = covered_org_units(user, codename)
-    lists = [units] + [
-        _granted_ids(label, user, codename)
-        for label in (PORTFOLIO_GRANTS, ORG_UNIT_GRANTS, MILESTONE_GRANTS)
-    ]
+    lists = [units] + [_granted_ids(label, user, codename) for label in grant_tables()]
     if any(not isinstance(ids, list) for ids in lists):
         return None
     text = repr((user.pk, [sorted(ids) for ids in lists]))
@@ -308,11 +361,11 @@ def _granted_ids(label: str, user, codename: str) -> list | None:
     )
 
 
-def _portfolio_q(user, codename: str, lookup: str) -> Q:
-    ids = _granted_ids(PORTFOLIO_GRANTS, user, codename)
+def _portfolio_q(user, codename: str, lookup: str, label: str) -> Q:
+    ids = _granted_ids(label, user, codename)
     if ids is not None:
         return Q(**{f"{lookup or 'pk'}__in": ids})
-    grants = apps.get_model(PORTFOLIO_GRANTS).objects.filter(
+    grants = apps.get_model(label).objects.filter(
         user=user,
         permission__codename=codename,
         content_object=OuterRef(lookup or "pk"),
@@ -342,16 +395,20 @@ def scope_q(model: type[Model], user, action: str) -> Q:
     query = Q(pk__in=[])
     if scope.org_unit is not None:
         query |= _org_unit_q(user, codename, scope.org_unit)
-    if scope.portfolio is not None and apps.is_installed("milestones"):
-        query |= _portfolio_q(user, codename, scope.portfolio)
+    portfolio_grants = (
+        _portfolio_grants(model, scope) if scope.portfolio is not None else None
+    )
+    if portfolio_grants is not None:
+        query |= _portfolio_q(user, codename, scope.portfolio, portfolio_grants)
     if scope.owner is not None and action in OWNER_ACTIONS:
         query |= Q(**{scope.owner: user})
-    if scope.grants is not None:
-        ids = _granted_ids(scope.grants, user, codename)
+    own_grants = _own_grants(scope)
+    if own_grants is not None:
+        ids = _granted_ids(own_grants, user, codename)
         if ids is not None:
             query |= Q(pk__in=ids)
         else:
-            grants = apps.get_model(scope.grants).objects.filter(
+            grants = apps.get_model(own_grants).objects.filter(
                 user=user,
                 permission__codename=codename,
                 content_object=OuterRef("pk"),
@@ -386,7 +443,7 @@ def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
     _check_action(action)
     if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
-    if user.is_superuser:
+    if sees_everything(user):
         return queryset
     query = scope_q(queryset.model, user, action)
     scope = queryset.model.access_scope
@@ -417,7 +474,7 @@ def can(user, action: str, obj: Model) -> bool:
     """Whether ``user`` may take ``action`` on ``obj``."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
-    if user.is_superuser:
+    if sees_everything(user):
         return True
     answer = _can_from_grants_read(user, action, obj)
     if answer is not None:
@@ -461,8 +518,11 @@ def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
                 return None
             if column(scope.org_unit) in units:
                 return True
-        if scope.portfolio is not None and apps.is_installed("milestones"):
-            ids = _granted_ids(PORTFOLIO_GRANTS, user, codename)
+        portfolio_grants = (
+            _portfolio_grants(type(obj), scope) if scope.portfolio is not None else None
+        )
+        if portfolio_grants is not None:
+            ids = _granted_ids(portfolio_grants, user, codename)
             if ids is None:
                 return None
             if column(scope.portfolio) in ids:
@@ -470,8 +530,8 @@ def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
         if scope.owner is not None and action in OWNER_ACTIONS:
             if column(scope.owner) == user.pk:
                 return True
-        if scope.grants is not None:
-            ids = _granted_ids(scope.grants, user, codename)
+        if _own_grants(scope) is not None:
+            ids = _granted_ids(_own_grants(scope), user, codename)
             if ids is None:
                 return None
             if obj.pk in ids:
@@ -509,7 +569,7 @@ def authority_limit(user, *, org_unit=None, portfolio=None) -> Decimal | None:
 
     query = Q(pk__in=[])
     if org_unit is not None:
-        prefixes = _ancestor_paths(org_unit.path)
+        prefixes = ancestor_paths(org_unit.path)
         query |= Q(org_unit__path__in=prefixes)
     if portfolio is not None:
         query |= Q(portfolio=portfolio)
@@ -519,9 +579,159 @@ def authority_limit(user, *, org_unit=None, portfolio=None) -> Decimal | None:
     return result["limit"]
 
 
-def _ancestor_paths(path: str) -> list[str]:
+def ancestor_paths(path: str) -> list[str]:
+    """The materialised paths of an org unit and every unit above it."""
     parts = [p for p in path.split("/") if p]
     return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+# Who may act ----------------------------------------------------------------------
+
+
+def holders(action: str, objects) -> dict[int, list]:
+    """Who may take ``action`` on each of ``objects`` (one model, whose scope
+    is declared by its own relations: org unit, portfolio, owner, per-object
+    grants), by object id: the active users holding a grant that covers the
+    object (a membership on its org unit or a unit above, or on its
+    portfolio, or a grant on the object itself) or owning it, sorted by
+    username. Superusers are listed only when they hold such a grant (they
+    may act anyway, but are not asked). Five queries whatever the number of
+    objects; the reverse of :func:`restrict`, and the only reader of grants
+    besides it."""
+    from django.contrib.auth import get_user_model
+
+    objects = list(objects)
+    if not objects:
+        return {}
+    model = type(objects[0])
+    scope: Scope | None = getattr(model, "access_scope", None)
+    if scope is None or scope.via is not None or scope.member_of:
+        raise TypeError(f"{model.__name__}: holders need a scope of its own columns.")
+    codename = _check_action(action)
+    pks = [obj.pk for obj in objects]
+    columns = ["pk"]
+    if scope.org_unit is not None:
+        columns.append(_join(scope.org_unit, "path") if scope.org_unit else "path")
+    if scope.portfolio is not None:
+        columns.append(scope.portfolio or "pk")
+    if scope.owner is not None:
+        columns.append(scope.owner)
+    rows = model._default_manager.filter(pk__in=pks).values_list(*columns)
+    found: dict[int, set[int]] = {pk: set() for pk in pks}
+    unit_paths: dict[int, list[str]] = {}
+    portfolio_of: dict[int, int] = {}
+    for row in rows:
+        values = iter(row)
+        pk = next(values)
+        if scope.org_unit is not None:
+            unit_paths[pk] = ancestor_paths(next(values) or "")
+        if scope.portfolio is not None:
+            portfolio_of[pk] = next(values)
+        if scope.owner is not None:
+            owner = next(values)
+            if owner is not None and action in OWNER_ACTIONS:
+                found[pk].add(owner)
+    if unit_paths:
+        wanted = set().union(*unit_paths.values())
+        by_path: dict[str, set[int]] = {}
+        for user_id, path in (
+            apps.get_model(ORG_UNIT_GRANTS)
+            .objects.filter(
+                permission__codename=codename, content_object__path__in=wanted
+            )
+            .values_list("user_id", "content_object__path")
+        ):
+            by_path.setdefault(path, set()).add(user_id)
+        for pk, paths in unit_paths.items():
+            for path in paths:
+                found[pk] |= by_path.get(path, set())
+    per_object = []
+    if portfolio_of:
+        label = _portfolio_grants(model, scope)
+        if label is not None:
+            per_object.append((label, portfolio_of))
+    if _own_grants(scope) is not None:
+        per_object.append((_own_grants(scope), {pk: pk for pk in pks}))
+    for label, target in per_object:
+        by_target: dict[int, set[int]] = {}
+        for user_id, target_id in (
+            apps.get_model(label)
+            .objects.filter(
+                permission__codename=codename, content_object__in=set(target.values())
+            )
+            .values_list("user_id", "content_object_id")
+        ):
+            by_target.setdefault(target_id, set()).add(user_id)
+        for pk, target_id in target.items():
+            found[pk] |= by_target.get(target_id, set())
+    users = get_user_model()._default_manager.filter(
+        pk__in=set().union(*found.values()), is_active=True
+    )
+    by_id = {u.pk: u for u in users}
+    return {
+        pk: sorted(
+            (by_id[u] for u in ids if u in by_id), key=lambda u: u.get_username()
+        )
+        for pk, ids in found.items()
+    }
+
+
+def role_holders(wanted: dict[Any, tuple[str, int, tuple[str, ...]]]) -> dict:
+    """The active members of a role within a scope, for each key of
+    ``wanted``: ``(role, portfolio id, org unit paths)`` means members of
+    ``role`` on that portfolio or on any of those units or a unit above
+    them. One query for every key. For work addressed to a role (an
+    escalation's target role, a portfolio's executives) rather than to an
+    action."""
+    from .models import Membership
+
+    if not wanted:
+        return {}
+    covering = {
+        key: {p for path in paths for p in ancestor_paths(path)}
+        for key, (_, _, paths) in wanted.items()
+    }
+    memberships = list(
+        Membership.objects.filter(
+            role__in={role for role, _, _ in wanted.values()}, user__is_active=True
+        )
+        .filter(
+            Q(portfolio_id__in={pid for _, pid, _ in wanted.values()})
+            | Q(org_unit__path__in=set().union(*covering.values()))
+        )
+        .select_related("user", "org_unit")
+        .order_by("user__username", "pk")
+    )
+    result: dict = {}
+    for key, (role, portfolio_id, _) in wanted.items():
+        users: dict[int, Any] = {}
+        for m in memberships:
+            if m.role == role and (
+                m.portfolio_id == portfolio_id
+                or (m.org_unit_id and m.org_unit.path in covering[key])
+            ):
+                users.setdefault(m.user_id, m.user)
+        result[key] = list(users.values())
+    return result
+
+
+def holds_role(
+    user, role: str, *, portfolio_id: int, org_unit_paths: tuple[str, ...]
+) -> bool:
+    """Whether ``user`` is a member of ``role`` on the portfolio or on one of
+    the units (or above); superusers always, inactive users never."""
+    from .models import Membership
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if sees_everything(user):
+        return True
+    paths = {p for path in org_unit_paths for p in ancestor_paths(path)}
+    return Membership.objects.filter(
+        Q(portfolio_id=portfolio_id) | Q(org_unit__path__in=paths),
+        user=user,
+        role=role,
+    ).exists()
 
 
 def grant(user, actions, obj: Model) -> None:

@@ -22,9 +22,9 @@ class OrgUnitQuerySet(RestrictedQuerySet):
         return self.filter(path__startswith=unit.path)
 
     def ancestors(self, unit, *, include_self: bool = True) -> OrgUnitQuerySet:
-        from .policy import _ancestor_paths
+        from .policy import ancestor_paths
 
-        paths = _ancestor_paths(unit.path)
+        paths = ancestor_paths(unit.path)
         if not include_self:
             paths = paths[:-1]
         return self.filter(path__in=paths)

@@ -20,11 +20,9 @@ from django.db.models import ProtectedError, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from portal.audit import event_record
 from portal.errors import Invalid
-from portal.models import AuditEvent
 
-from . import policy
+from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
 from .roles import ROLE_ACTIONS, Role
 
@@ -253,8 +251,8 @@ def api_token_create(
         raise _invalid_from(exc) from exc
     with transaction.atomic():
         token.save()
-        event_record(
-            kind=AuditEvent.Kind.TOKEN_CREATED,
+        signals.announce(
+            signals.TOKEN_CREATED,
             user=user,
             request=request,
             obj=token,
@@ -282,8 +280,8 @@ def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> None:
     if token.user_id != actor.pk:
         raise Invalid("Only the owner may revoke a token.")
     with transaction.atomic():
-        event_record(
-            kind=AuditEvent.Kind.TOKEN_REVOKED,
+        signals.announce(
+            signals.TOKEN_REVOKED,
             user=actor,
             request=request,
             obj=token,
@@ -299,8 +297,8 @@ def api_tokens_revoke_all(*, user: User, reason: str, actor: User | None = None)
         if not names:
             return 0
         user.api_tokens.all().delete()
-        event_record(
-            kind=AuditEvent.Kind.TOKEN_REVOKED,
+        signals.announce(
+            signals.TOKEN_REVOKED,
             user=actor or user,
             username=user.username,
             details={"names": names, "reason": reason, "owner": user.username},

@@ -91,7 +91,12 @@ class Portfolio(models.Model):
 
     objects = PortfolioQuerySet.as_manager()
     history = HistoricalRecords()
-    access_scope = Scope(org_unit="org_unit", portfolio="", children="milestones")
+    access_scope = Scope(
+        org_unit="org_unit",
+        portfolio="",
+        grants="milestones.PortfolioUserObjectPermission",
+        children="milestones",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -711,6 +711,19 @@ def _on_m2m_history_records(sender, created_rows, **kwargs) -> None:
     chain_rows(sender, created_rows)
 
 
+def _on_account_event(
+    sender, *, kind, user, username, request, obj, details, **kwargs
+) -> None:
+    event_record(
+        kind=kind,
+        user=user,
+        username=username,
+        request=request,
+        obj=obj,
+        details=details,
+    )
+
+
 def connect_receivers() -> None:
     """Chain history rows and record access events (``PortalConfig.ready``)."""
     from axes.signals import user_locked_out
@@ -725,6 +738,8 @@ def connect_receivers() -> None:
         post_create_historical_record,
     )
 
+    from accounts.signals import account_event
+
     post_create_historical_record.connect(
         _on_history_record, dispatch_uid="cairn_chain_history"
     )
@@ -735,6 +750,7 @@ def connect_receivers() -> None:
     user_logged_out.connect(_on_logged_out, dispatch_uid="cairn_audit_logout")
     user_login_failed.connect(_on_login_failed, dispatch_uid="cairn_audit_failed")
     user_locked_out.connect(_on_locked_out, dispatch_uid="cairn_audit_locked_out")
+    account_event.connect(_on_account_event, dispatch_uid="cairn_audit_account")
     post_migrate.connect(
         protect_history_after_migrate, dispatch_uid="cairn_protect_history"
     )
@@ -806,7 +822,7 @@ class AuditReach:
 
         if user is None or not user.is_authenticated or not user.is_active:
             return cls(user)
-        if user.is_superuser:
+        if policy.sees_everything(user):
             return cls(user, everything=True, audits=True)
         units = policy.restrict(OrgUnit.objects.all(), user, AUDIT)
         flags = units.aggregate(

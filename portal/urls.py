@@ -28,7 +28,7 @@ urlpatterns = [
     path("csp-report/", views.csp_report, name="csp-report"),
     path(
         "accounts/login/",
-        views.LoginView.as_view(authentication_form=accounts_forms.SignInForm),
+        accounts_views.LoginView.as_view(authentication_form=accounts_forms.SignInForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -39,7 +39,7 @@ urlpatterns = [
     ),
     path(
         "accounts/password_change/done/",
-        views.PasswordChangeDoneView.as_view(),
+        accounts_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),

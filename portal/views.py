@@ -1,5 +1,5 @@
-"""Project-level views: liveness and readiness checks, and the account pages
-(admin look)."""
+"""Project-level views: liveness and readiness checks and the CSP report
+endpoint (the account pages are ``accounts.views``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 import logging
 
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.db import DatabaseError, connections
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -101,31 +99,6 @@ def readyz(request):
     healthy = all(not str(v).startswith("error") for v in body.values())
     body["status"] = "ok" if healthy else "unavailable"
     return JsonResponse(body, status=200 if healthy else 503)
-
-
-class AdminLookMixin:
-    """Render an account page inside the admin's layout (header, user tools)."""
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(admin.site.each_context(self.request))
-        context["site_header"] = "Cairn"
-        return context
-
-
-class LoginView(AdminLookMixin, auth_views.LoginView):
-    """Django's login view, in the admin's look. django-axes counts failures."""
-
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
-
-
-class PasswordChangeView(AdminLookMixin, auth_views.PasswordChangeView):
-    """Change one's own password (the old one is asked for)."""
-
-
-class PasswordChangeDoneView(AdminLookMixin, auth_views.PasswordChangeDoneView):
-    """Confirms the change; the session stays signed in."""
 
 
 # Content-Security-Policy violation reports ------------------------------------

@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from accounts import policy
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
 from milestones import approval_selectors
@@ -72,27 +73,9 @@ REPORT_MILESTONES_PER_CATEGORY = 25
 CENT = Decimal("0.01")
 
 
-class _SystemReader:
-    """The reader of scheduled work (the weekly distribution): sees everything.
-
-    It quacks like a superuser for the access policy (``restrict`` and ``can``
-    let superusers through) but is no database row: it never appears as the
-    author of anything (archives it generates have no ``generated_by``).
-    """
-
-    pk = id = None
-    username = "system"
-    is_authenticated = True
-    is_active = True
-    is_superuser = True
-    is_staff = False
-    is_anonymous = False
-
-    def __str__(self) -> str:
-        return "Cairn (scheduled)"
-
-
-SYSTEM = _SystemReader()
+#: The reader of scheduled work (the weekly distribution): the access
+#: policy's system actor, which sees every row and is no user.
+SYSTEM = policy.SYSTEM
 
 
 def end_of_day(day: date) -> datetime:

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
-from accounts.models import Membership, OrgUnit
+from accounts import policy
 from accounts.roles import VIEW
 
 from .models import (
     Escalation,
     EscalationRule,
-    Issue,
     Risk,
     Severity,
-    StakeholderAssessment,
     severity_for,
 )
-
-
-def ancestor_paths(path: str) -> list[str]:
-    """The materialised paths of a unit and all its ancestors."""
-    parts = [p for p in path.split("/") if p]
-    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-
 
 # Lists -----------------------------------------------------------------------
 
@@ -33,20 +24,6 @@ def ancestor_paths(path: str) -> list[str]:
 def risks_for(user, action: str = VIEW) -> QuerySet[Risk]:
     return Risk.objects.restrict(user, action).select_related(
         "portfolio", "milestone", "org_unit", "owner"
-    )
-
-
-def issues_for(user, action: str = VIEW) -> QuerySet[Issue]:
-    return (
-        Issue.objects.restrict(user, action)
-        .select_related("portfolio", "org_unit", "owner")
-        .prefetch_related("milestones")
-    )
-
-
-def assessments_for(user, action: str = VIEW) -> QuerySet[StakeholderAssessment]:
-    return StakeholderAssessment.objects.restrict(user, action).select_related(
-        "portfolio", "milestone", "assessed_by"
     )
 
 
@@ -129,36 +106,11 @@ class Audience:
 
 
 def role_members(audiences: dict[Hashable, Audience]) -> dict[Hashable, list]:
-    """The active users of each audience, in one query for all of them."""
-    if not audiences:
-        return {}
-    covering: dict[Hashable, set[str]] = {
-        key: {p for path in a.unit_paths for p in ancestor_paths(path)}
-        for key, a in audiences.items()
-    }
-    all_paths = set().union(*covering.values())
-    portfolio_ids = {a.portfolio_id for a in audiences.values()}
-    memberships = (
-        Membership.objects.filter(
-            role__in={a.role for a in audiences.values()}, user__is_active=True
-        )
-        .filter(Q(portfolio_id__in=portfolio_ids) | Q(org_unit__path__in=all_paths))
-        .select_related("user", "org_unit")
-        .order_by("user__username", "pk")
+    """The active users of each audience, in one query for all of them (the
+    access policy's ``role_holders``)."""
+    return policy.role_holders(
+        {key: (a.role, a.portfolio_id, a.unit_paths) for key, a in audiences.items()}
     )
-    memberships = list(memberships)
-    result: dict[Hashable, list] = {}
-    for key, audience in audiences.items():
-        users: dict[int, object] = {}
-        for m in memberships:
-            if m.role != audience.role:
-                continue
-            if m.portfolio_id == audience.portfolio_id or (
-                m.org_unit_id and m.org_unit.path in covering[key]
-            ):
-                users.setdefault(m.user_id, m.user)
-        result[key] = list(users.values())
-    return result
 
 
 def escalation_audience(escalation: Escalation) -> Audience:
@@ -171,18 +123,10 @@ def escalation_audience(escalation: Escalation) -> Audience:
 
 def can_acknowledge(user, escalation: Escalation) -> bool:
     """Whether ``user`` holds the escalation's target role over its scope."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
     audience = escalation_audience(escalation)
-    paths = {p for path in audience.unit_paths for p in ancestor_paths(path)}
-    return Membership.objects.filter(
-        Q(portfolio_id=audience.portfolio_id) | Q(org_unit__path__in=paths),
-        user=user,
-        role=audience.role,
-    ).exists()
-
-
-def org_unit_paths(ids: Iterable[int]) -> dict[int, str]:
-    return dict(OrgUnit.objects.filter(pk__in=set(ids)).values_list("pk", "path"))
+    return policy.holds_role(
+        user,
+        audience.role,
+        portfolio_id=audience.portfolio_id,
+        org_unit_paths=audience.unit_paths,
+    )

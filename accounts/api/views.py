@@ -11,10 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.audit import event_record
-from portal.models import AuditEvent
-
-from .. import selectors, services, signin
+from .. import selectors, services, signals, signin
 from ..models import ApiToken
 from ..signin import USERNAME_LIMIT
 
@@ -88,8 +85,8 @@ class ObtainTokenView(APIView):
                 code="authorization",
             )
         signin.signed_in(user.get_username())
-        event_record(
-            kind=AuditEvent.Kind.LOGIN,
+        signals.announce(
+            signals.LOGIN,
             user=user,
             request=request,
             details={"via": "api_token"},

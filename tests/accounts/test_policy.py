@@ -200,3 +200,51 @@ def test_scope_signature_changes_with_the_grants(org, member):
             actor=None, user=one, role=Role.CONTRIBUTOR, org_unit=org.jp
         )
         assert policy.scope_signature(one) != before
+
+
+# Who may act: the reverse of restrict ------------------------------------------
+
+
+@pytest.mark.parametrize("action", [VIEW, UPDATE, CHANGE, APPROVE])
+def test_holders_are_exactly_the_users_restrict_lets_through(
+    action, org, portfolio, milestone_in, django_assert_max_num_queries
+):
+    from ..factories import make_member
+
+    milestones = [milestone_in(org.fr), milestone_in(org.jp), milestone_in(org.paris)]
+    owner = UserFactory(username="owner")
+    milestones[0].owner = owner
+    milestones[0].save(update_fields=["owner"])
+    users = [owner]
+    for role in Role:
+        for unit in (org.world, org.emea, org.fr, org.jp):
+            users.append(make_member(role, unit, username=f"{role}-{unit.code}"))
+        users.append(make_member(role, portfolio, username=f"{role}-portfolio"))
+    validator = UserFactory(username="validator")
+    policy.grant(validator, [APPROVE, VIEW], milestones[1])
+    users.append(validator)
+    retired = make_member(Role.EXECUTIVE, org.world, username="retired")
+    retired.is_active = False
+    retired.save()
+    users.append(retired)
+
+    with django_assert_max_num_queries(5):
+        found = policy.holders(action, milestones)
+
+    for m in milestones:
+        expected = sorted(
+            (u.username for u in users if policy.can(u, action, m)),
+        )
+        assert [u.username for u in found[m.pk]] == expected, (action, m.org_unit)
+        assert all(u.is_active for u in found[m.pk])
+    assert ("validator" in [u.username for u in found[milestones[1].pk]]) == (
+        action in (APPROVE, VIEW)
+    )
+
+
+def test_the_system_actor_reads_everything_and_is_no_superuser(world):
+    assert policy.SYSTEM.is_superuser is False
+    assert policy.restrict(Milestone.objects.all(), policy.SYSTEM).count() == (
+        Milestone.objects.count()
+    )
+    assert policy.can(policy.SYSTEM, APPROVE, Milestone.objects.first())
