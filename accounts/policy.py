@@ -543,6 +543,21 @@ def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
     return False
 
 
+def require(actor, action: str, obj: Model) -> None:
+    """A service's check before it acts: system work (``actor`` None) is
+    trusted; a user who cannot see ``obj`` gets ``NotFound`` (as if missing),
+    one who sees it but may not take ``action`` ``Forbidden``."""
+    from portal.errors import Forbidden, NotFound
+
+    if actor is None:
+        return
+    label = obj._meta.verbose_name
+    if not can(actor, VIEW, obj):
+        raise NotFound(f"No such {label}.")
+    if not can(actor, action, obj):
+        raise Forbidden(f"You may not {action} this {label}.")
+
+
 def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
     """Fetch one object for ``action``: 404 if unseen, 403 if seen but not allowed."""
     from portal.errors import Forbidden, NotFound

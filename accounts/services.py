@@ -21,27 +21,11 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from portal.errors import Invalid
+from portal.kernel import invalid_from
 
 from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
 from .roles import ROLE_ACTIONS, Role
-
-
-def _unique(messages) -> list[str]:
-    # A rule checked both in clean() and by a constraint reports twice.
-    return list(dict.fromkeys(messages))
-
-
-def _invalid_from(exc: ValidationError) -> Invalid:
-    if hasattr(exc, "error_dict"):
-        errors = {
-            k: _unique(m for e in v for m in e.messages)
-            for k, v in exc.error_dict.items()
-        }
-        message = "; ".join(_unique(m for msgs in errors.values() for m in msgs))
-        return Invalid(message, errors=errors)
-    messages = _unique(exc.messages)
-    return Invalid("; ".join(messages), errors={"__all__": messages})
 
 
 def org_unit_create(
@@ -58,7 +42,7 @@ def org_unit_create(
     try:
         unit.full_clean()
     except ValidationError as exc:
-        raise _invalid_from(exc) from exc
+        raise invalid_from(exc) from exc
     try:
         with transaction.atomic():
             if (
@@ -95,7 +79,7 @@ def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
         try:
             unit.full_clean()
         except ValidationError as exc:
-            raise _invalid_from(exc) from exc
+            raise invalid_from(exc) from exc
         unit.save(update_fields=list(fields))
     return unit
 
@@ -167,7 +151,7 @@ def membership_create(
     try:
         membership.full_clean()
     except ValidationError as exc:
-        raise _invalid_from(exc) from exc
+        raise invalid_from(exc) from exc
     try:
         with transaction.atomic():
             membership.save()
@@ -191,7 +175,7 @@ def membership_update(
         try:
             membership.full_clean()
         except ValidationError as exc:
-            raise _invalid_from(exc) from exc
+            raise invalid_from(exc) from exc
         membership.save(update_fields=["authority_limit"])
     return membership
 
@@ -248,7 +232,7 @@ def api_token_create(
     try:
         token.full_clean(exclude=["user"])
     except ValidationError as exc:
-        raise _invalid_from(exc) from exc
+        raise invalid_from(exc) from exc
     with transaction.atomic():
         token.save()
         signals.announce(

@@ -9,6 +9,8 @@ from typing import Any
 
 from django import forms
 
+from portal.forms import ServiceErrorsMixin
+
 from .models import ApprovalDecision, ApprovalRequest, Milestone
 
 
@@ -19,7 +21,7 @@ def _same_text(a: str, b: str) -> bool:
     ).strip()
 
 
-class ChangeRequestForm(forms.Form):
+class ChangeRequestForm(ServiceErrorsMixin, forms.Form):
     """Ask for a reauthorization, a baseline change or a completion validation.
 
     The proposed values start as the milestone's current ones: the user edits
@@ -116,7 +118,7 @@ class ChangeRequestForm(forms.Form):
         return values
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(ServiceErrorsMixin, forms.Form):
     """Approve or reject, with a comment (required to reject: the service
     says so)."""
 

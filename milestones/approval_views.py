@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -24,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import policy
 from accounts.roles import APPROVE, CHANGE, VIEW
-from portal.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from portal.errors import Conflict, Invalid
 
 from . import approval_selectors as selectors
 from . import services
@@ -106,16 +105,6 @@ def _approval_for(user, pk: int) -> ApprovalRequest:
     if approval is None:
         raise Http404("No such approval request.")
     return approval
-
-
-def _form_errors(form, exc: DomainError) -> None:
-    if not exc.errors:
-        form.add_error(None, exc.message)
-        return
-    for field, messages_ in exc.errors.items():
-        target = field if field in form.fields else None
-        for message in messages_ if isinstance(messages_, list) else [messages_]:
-            form.add_error(target, message)
 
 
 # Pages --------------------------------------------------------------------------
@@ -205,12 +194,6 @@ def detail(request, pk: int):
     return _render_detail(request, _approval_for(request.user, pk))
 
 
-def _raise_http(exc: DomainError):
-    if isinstance(exc, NotFound):
-        raise Http404(exc.message) from exc
-    raise PermissionDenied(exc.message) from exc
-
-
 @login_required
 @require_POST
 def decide(request, pk: int):
@@ -227,13 +210,11 @@ def decide(request, pk: int):
                 comment=data["comment"],
                 expected_version=data["version"],
             )
-        except (NotFound, Forbidden) as exc:
-            _raise_http(exc)
         except Conflict as exc:
             messages.error(request, exc.message)
             return redirect("approvals:detail", pk=approval.pk)
         except Invalid as exc:
-            _form_errors(form, exc)
+            form.add_service_errors(exc)
         else:
             messages.success(request, _decided_message(decided))
             return redirect("approvals:detail", pk=approval.pk)
@@ -265,8 +246,6 @@ def withdraw(request, pk: int):
         services.approval_withdraw(
             actor=request.user, approval=approval, comment=comment
         )
-    except (NotFound, Forbidden) as exc:
-        _raise_http(exc)
     except (Conflict, Invalid) as exc:
         messages.error(request, exc.message)
     else:
@@ -280,10 +259,7 @@ def request_change(request, pk: int):
     """The owner's or portfolio manager's request for a reauthorization, a
     baseline change or a completion validation of one milestone."""
     queryset = Milestone.objects.select_related("portfolio", "org_unit", "owner")
-    try:
-        milestone = policy.get_for_user(queryset, request.user, CHANGE, pk=pk)
-    except (NotFound, Forbidden) as exc:
-        _raise_http(exc)
+    milestone = policy.get_for_user(queryset, request.user, CHANGE, pk=pk)
     if request.method == "POST":
         form = ChangeRequestForm(request.POST, milestone=milestone)
         if form.is_valid():
@@ -291,10 +267,8 @@ def request_change(request, pk: int):
                 approval = services.approval_request(
                     actor=request.user, milestone=milestone, **form.service_kwargs()
                 )
-            except (NotFound, Forbidden) as exc:
-                _raise_http(exc)
             except Invalid as exc:
-                _form_errors(form, exc)
+                form.add_service_errors(exc)
             else:
                 messages.success(
                     request,

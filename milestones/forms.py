@@ -23,6 +23,8 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import filesizeformat
 
+from portal.forms import ServiceErrorsMixin
+
 from .filtersets import MilestoneFilterSet
 from .models import Milestone, Status
 from .querysets import DUE_SOON_DAYS, STALE_DAYS
@@ -189,7 +191,7 @@ def _status_choices(current: str | None) -> list[tuple[str, str]]:
     ]
 
 
-class ProgressUpdateForm(forms.Form):
+class ProgressUpdateForm(ServiceErrorsMixin, forms.Form):
     """A progress update, as rendered from one version of a milestone."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

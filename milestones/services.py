@@ -22,6 +22,7 @@ from accounts import policy
 from accounts.roles import APPROVE, CHANGE, UPDATE, VIEW
 from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid
+from portal.kernel import invalid_from, validated_save
 from portal.retry import retry_on_deadlock
 
 from .models import (
@@ -75,44 +76,11 @@ UPDATE_FIELDS = (
 )
 
 
-def invalid_from(exc: ValidationError) -> Invalid:
-    """Turn a Django ValidationError into the domain's Invalid, field by field."""
-    if hasattr(exc, "error_dict"):
-        errors = {
-            field: [m for e in errs for m in e.messages]
-            for field, errs in exc.error_dict.items()
-        }
-        message = " ".join(m for msgs in errors.values() for m in msgs)
-        return Invalid(message, errors=errors)
-    return Invalid(" ".join(exc.messages), errors={"__all__": list(exc.messages)})
-
-
-def _require(actor, action: str, obj) -> None:
-    """System work (actor None) is trusted; users go through the policy."""
-    if actor is None:
-        return
-    if not policy.can(actor, policy.VIEW, obj):
-        from portal.errors import NotFound
-
-        raise NotFound(f"No such {obj._meta.verbose_name}.")
-    if not policy.can(actor, action, obj):
-        raise Forbidden(f"You may not {action} this {obj._meta.verbose_name}.")
+_require = policy.require
 
 
 def _save_new(obj, *, actor, reason: str | None = None):
-    obj._history_user = actor
-    if reason:
-        obj._change_reason = reason
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise invalid_from(exc) from exc
-    try:
-        with transaction.atomic():
-            obj.save()
-    except IntegrityError as exc:
-        raise Invalid(f"Refused by the database: {exc}") from exc
-    return obj
+    return validated_save(obj, actor=actor, reason=reason)
 
 
 # Portfolios, objectives, categories ---------------------------------------

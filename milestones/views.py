@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404
@@ -75,12 +75,7 @@ def _milestone_for_update(user, pk: int) -> Milestone:
     queryset = Milestone.objects.select_related(
         "portfolio", "org_unit", "category", "owner"
     )
-    try:
-        return policy.get_for_user(queryset, user, UPDATE, pk=pk)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except Forbidden as exc:
-        raise PermissionDenied(exc.message) from exc
+    return policy.get_for_user(queryset, user, UPDATE, pk=pk)
 
 
 def _recent_updates(user, milestone: Milestone) -> list[ProgressUpdate]:
@@ -276,11 +271,7 @@ def update(request, pk: int):
                 )
                 form = _restart_from(request, form, milestone)
             except Invalid as exc:
-                _add_service_errors(form, exc)
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
-            except Forbidden as exc:
-                raise PermissionDenied(exc.message) from exc
+                form.add_service_errors(exc)
             else:
                 gate = (
                     " Completion now awaits validation."
@@ -340,16 +331,6 @@ def _restart_from(request, form: ProgressUpdateForm, milestone: Milestone):
             "Attach the file again: files are not kept when a form comes back.",
         )
     return again
-
-
-def _add_service_errors(form, exc: Invalid) -> None:
-    if not exc.errors:
-        form.add_error(None, exc.message)
-        return
-    for field, messages_ in exc.errors.items():
-        target = field if field in form.fields else None
-        for message in messages_ if isinstance(messages_, list) else [messages_]:
-            form.add_error(target, message)
 
 
 @login_required

@@ -70,3 +70,29 @@ class NoStoreMiddleware:
         ):
             add_never_cache_headers(response)
         return response
+
+
+class DomainErrorMiddleware:
+    """A page's domain refusal as Django's own answers: ``NotFound`` (missing
+    or out of scope) is the 404 page, ``Forbidden`` the 403 page, so views
+    need no ``except`` of their own. The API answers these in
+    ``portal.api.exception_handler`` before they reach here; other domain
+    errors (``Invalid``, ``Conflict``) are shown by the view on its form."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+
+        from .errors import Forbidden, NotFound
+
+        if isinstance(exception, NotFound):
+            raise Http404(exception.message) from exception
+        if isinstance(exception, Forbidden):
+            raise PermissionDenied(exception.message) from exception
+        return None

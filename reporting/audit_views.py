@@ -29,7 +29,6 @@ from django.views.decorators.http import require_GET
 
 from milestones.models import Portfolio
 from portal import audit
-from portal.errors import NotFound
 from portal.models import AuditEvent
 
 from . import exports, trail
@@ -159,10 +158,7 @@ def export_view(request):
 
 
 def _tracked(reach, model: str, pk: int) -> trail.TrackedObject:
-    try:
-        return trail.tracked_object(reach, model, pk)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return trail.tracked_object(reach, model, pk)
 
 
 @login_required

@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import Conflict, Invalid
 
 from . import exports, selectors, services
 from .models import ReportArchive
@@ -48,10 +48,7 @@ def _context(request, **extra) -> dict:
 
 
 def _portfolio(request, slug: str):
-    try:
-        return selectors.portfolio_for(request.user, slug)
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
+    return selectors.portfolio_for(request.user, slug)
 
 
 def _as_of(request) -> date | None:
@@ -107,10 +104,7 @@ def portfolio(request, slug: str):
 def category(request, slug: str, pk: int):
     """Drill-down 2: a category of the portfolio and its milestones."""
     portfolio = _portfolio(request, slug)
-    try:
-        data = selectors.category_detail(request.user, portfolio, pk)
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
+    data = selectors.category_detail(request.user, portfolio, pk)
     return render(
         request,
         "reporting/category.html",
@@ -123,10 +117,7 @@ def category(request, slug: str, pk: int):
 def milestone(request, slug: str, pk: int):
     """Drill-down 3: one milestone; its full history is the admin's page."""
     portfolio = _portfolio(request, slug)
-    try:
-        data = selectors.milestone_detail(request.user, portfolio, pk)
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
+    data = selectors.milestone_detail(request.user, portfolio, pk)
     return render(
         request,
         "reporting/milestone.html",
@@ -223,15 +214,12 @@ def archive(request):
 @require_GET
 def archive_download(request, pk: int):
     """One archived PDF; 404 when missing or out of the user's scope."""
-    try:
-        report = get_for_user(
-            ReportArchive.objects.select_related("portfolio"),
-            request.user,
-            VIEW,
-            pk=pk,
-        )
-    except NotFound as exc:
-        raise Http404(str(exc)) from exc
+    report = get_for_user(
+        ReportArchive.objects.select_related("portfolio"),
+        request.user,
+        VIEW,
+        pk=pk,
+    )
     try:
         handle = report.file.open("rb")
     except FileNotFoundError as exc:

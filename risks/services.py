@@ -15,14 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import policy
 from accounts.roles import CHANGE, UPDATE, VIEW, Role
 from milestones.models import Milestone, Portfolio
-from milestones.services import invalid_from
 from portal.errors import Forbidden, Invalid, NotFound
+from portal.kernel import invalid_from, validated_save
 from portal.notifications import safe_http
 
 from . import selectors
@@ -56,31 +56,11 @@ ISSUE_FIELDS = ("title", "description", "kind", "severity", "owner", "milestones
 RULE_FIELDS = ("threshold", "target_role", "consequence", "active")
 
 
-def _require(actor, action: str, obj) -> None:
-    """System work (actor None) is trusted; users go through the policy: an
-    object they cannot see is 404, one they may not act on 403."""
-    if actor is None:
-        return
-    label = obj._meta.verbose_name
-    if not policy.can(actor, VIEW, obj):
-        raise NotFound(f"No such {label}.")
-    if not policy.can(actor, action, obj):
-        raise Forbidden(f"You may not {action} this {label}.")
+_require = policy.require
 
 
 def _save(obj, *, actor, reason: str | None = None, update_fields=None):
-    obj._history_user = actor
-    obj._change_reason = reason or None
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise invalid_from(exc) from exc
-    try:
-        with transaction.atomic():
-            obj.save(update_fields=update_fields)
-    except IntegrityError as exc:
-        raise Invalid(f"Refused by the database: {exc}") from exc
-    return obj
+    return validated_save(obj, actor=actor, reason=reason, update_fields=update_fields)
 
 
 def _unknown(fields: Iterable[str], allowed: Iterable[str]) -> None:

@@ -25,6 +25,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "kernel",
         (
             "portal.errors",
+            "portal.kernel",
+            "portal.forms",
             "portal.db",
             "portal.validators",
             "portal.retry",
