@@ -33,6 +33,7 @@ from portal import audit
 from portal.errors import DomainError
 from portal.models import AuditEvent
 
+from . import fields as milestone_fields
 from . import services
 from .admin_forms import (
     ApprovalDecisionAdminForm,
@@ -75,20 +76,9 @@ def _row_messages(row) -> list[str]:
 
 
 MILESTONE_FIELDS = frozenset(f.name for f in Milestone._meta.fields)
-MILESTONE_WRITABLE = frozenset(
-    (*services.MILESTONE_EDITABLE_FIELDS, *MILESTONE_BASELINE_FIELDS)
-)
+MILESTONE_WRITABLE = frozenset(milestone_fields.PLAN)
 # Shown on a milestone's change page, changed only by progress updates.
-MILESTONE_EXECUTION = (
-    "status",
-    "percent_complete",
-    "actual_spend",
-    "estimate_at_completion",
-    "forecast_completion",
-    "actual_completion",
-    "last_progress_at",
-    "version",
-)
+MILESTONE_EXECUTION = (*milestone_fields.EXECUTION, "last_progress_at", "version")
 
 
 def _can(request, action: str, obj) -> bool:

@@ -14,6 +14,7 @@ from django.core import signing
 from django.forms.models import BaseInlineFormSet
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from . import fields as milestone_fields
 from .models import (
     MILESTONE_BASELINE_FIELDS,
     ApprovalDecision,
@@ -61,30 +62,7 @@ class MilestoneAdminForm(forms.ModelForm):
 
     class Meta:
         model = Milestone
-        fields = [
-            "portfolio",
-            "code",
-            "name",
-            "objective",
-            "category",
-            "org_unit",
-            "owner",
-            "type",
-            "description",
-            "success_criteria",
-            "validation_method",
-            "risk_factors",
-            "stakeholder_impact",
-            "communication_plan",
-            "technology_required",
-            "business_impact",
-            "requires_validation",
-            "weight",
-            "approved_budget",
-            "planned_start",
-            "planned_completion",
-            "actual_start",
-        ]
+        fields = [*milestone_fields.FIXED, *milestone_fields.PLAN]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -23,6 +23,7 @@ from accounts.policy import Scope
 from portal.constraints import PythonChecked
 from portal.validators import plausible_date
 
+from . import fields
 from .querysets import (
     MilestoneQuerySet,
     PortfolioQuerySet,
@@ -36,14 +37,8 @@ money = {"max_digits": 16, "decimal_places": 2}
 non_negative = [MinValueValidator(ZERO)]
 percent = [MinValueValidator(ZERO), MaxValueValidator(HUNDRED)]
 
-# Fields that form a milestone's approved baseline.
-MILESTONE_BASELINE_FIELDS = (
-    "approved_budget",
-    "planned_start",
-    "planned_completion",
-    "success_criteria",
-    "weight",
-)
+# Fields that form a milestone's approved baseline (``milestones.fields``).
+MILESTONE_BASELINE_FIELDS = fields.BASELINE
 
 
 class Status(models.TextChoices):
@@ -665,14 +660,7 @@ class MilestoneUserObjectPermission(UserObjectPermissionBase):
 # Approvals -------------------------------------------------------------------
 
 # Fields an approval request may propose, with the milestone field each changes.
-APPROVAL_CHANGE_FIELDS = {
-    "new_approved_budget": "approved_budget",
-    "new_planned_start": "planned_start",
-    "new_planned_completion": "planned_completion",
-    "new_success_criteria": "success_criteria",
-    "new_weight": "weight",
-    "new_requires_validation": "requires_validation",
-}
+APPROVAL_CHANGE_FIELDS = {f"new_{name}": name for name in fields.REQUESTABLE}
 
 
 class ApprovalRequest(models.Model):

@@ -32,16 +32,15 @@ from accounts.roles import CHANGE, VIEW
 from portal.errors import DomainError
 from portal.spreadsheet import neutralise
 
+from . import fields as milestone_fields
 from . import services
 from .models import (
-    MILESTONE_BASELINE_FIELDS,
     Milestone,
     MilestoneCategory,
     Portfolio,
     Status,
     StrategicObjective,
 )
-from .services import MILESTONE_EDITABLE_FIELDS
 
 PROGRESS_FIELDS = ("status", "percent_complete")
 LOOKUP_BATCH = 500
@@ -525,7 +524,7 @@ class MilestoneResource(resources.ModelResource):
             raise ValidationError(
                 {NON_FIELD_ERRORS: [f"{raw_version!r} is not a version number."]}
             ) from None
-        editable = set(MILESTONE_EDITABLE_FIELDS) | set(MILESTONE_BASELINE_FIELDS)
+        editable = set(milestone_fields.PLAN)
         values = {name: getattr(instance, name) for name in present & editable}
         saved = services.milestone_update(
             actor=self.user,

@@ -25,6 +25,7 @@ from portal.errors import Conflict, Forbidden, Invalid
 from portal.kernel import invalid_from, validated_save
 from portal.retry import retry_on_deadlock
 
+from . import fields as milestone_fields
 from .models import (
     APPROVAL_CHANGE_FIELDS,
     DEFAULT_CATEGORIES,
@@ -46,34 +47,10 @@ from .models import (
 )
 from .signals import milestone_updated
 
-# Fields a milestone edit may touch outside the baseline (owners may edit them).
-MILESTONE_EDITABLE_FIELDS = (
-    "name",
-    "code",
-    "description",
-    "objective",
-    "category",
-    "org_unit",
-    "owner",
-    "type",
-    "validation_method",
-    "risk_factors",
-    "stakeholder_impact",
-    "communication_plan",
-    "technology_required",
-    "business_impact",
-    "requires_validation",
-    "actual_start",
-)
-# Fields that move a milestone into another scope: only plan changers may.
-MILESTONE_SCOPE_FIELDS = ("org_unit", "owner", "category", "objective")
-UPDATE_FIELDS = (
-    "status",
-    "percent_complete",
-    "actual_spend",
-    "estimate_at_completion",
-    "forecast_completion",
-)
+# The field groups of ``milestones.fields``, by their service names.
+MILESTONE_EDITABLE_FIELDS = milestone_fields.EDITABLE
+MILESTONE_SCOPE_FIELDS = milestone_fields.SCOPE
+UPDATE_FIELDS = milestone_fields.REPORTED
 
 
 _require = policy.require

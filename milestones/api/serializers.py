@@ -10,7 +10,7 @@ do not declare (see ``accounts.api.base``), so read-only fields such as ``id``,
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.api.base import (
@@ -21,6 +21,7 @@ from accounts.api.base import (
 )
 from accounts.models import OrgUnit, User
 
+from .. import fields as milestone_fields
 from ..forms import validate_evidence
 from ..models import (
     KPI,
@@ -252,42 +253,12 @@ class MilestoneSerializer(OwnerNameMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# What a plan may set; progress fields only change through progress updates.
-MILESTONE_PLAN_INPUT = (
-    "objective",
-    "category",
-    "org_unit",
-    "owner",
-    "code",
-    "name",
-    "description",
-    "type",
-    "success_criteria",
-    "validation_method",
-    "risk_factors",
-    "stakeholder_impact",
-    "communication_plan",
-    "technology_required",
-    "business_impact",
-    "requires_validation",
-    "actual_start",
-    # Baseline: plan-change rights and, on an edit, a reason.
-    "weight",
-    "approved_budget",
-    "planned_start",
-    "planned_completion",
-)
+# What a plan may set (``milestones.fields``); progress fields only change
+# through progress updates, the baseline through approval requests.
+MILESTONE_PLAN_INPUT = milestone_fields.PLAN
 MILESTONE_REFUSED = {
-    "status": PROGRESS_ONLY,
-    "percent_complete": PROGRESS_ONLY,
-    "actual_spend": PROGRESS_ONLY,
-    "estimate_at_completion": PROGRESS_ONLY,
-    "forecast_completion": PROGRESS_ONLY,
-    "actual_completion": PROGRESS_ONLY,
-    "id": SYSTEM_SET,
-    "last_progress_at": SYSTEM_SET,
-    "created_at": SYSTEM_SET,
-    "updated_at": SYSTEM_SET,
+    **dict.fromkeys(milestone_fields.EXECUTION, PROGRESS_ONLY),
+    **{name: SYSTEM_SET for name in milestone_fields.SYSTEM if name != "version"},
 }
 
 
@@ -312,9 +283,12 @@ class MilestoneCreateInput(MilestonePlanInput):
         fields = ["portfolio", *MILESTONE_PLAN_INPUT]
 
 
+# The baseline is read but not offered: sent in an edit it answers 403 with
+# the way to request it (an approval), so the schema does not list it.
+@extend_schema_serializer(exclude_fields=milestone_fields.BASELINE)
 class MilestoneUpdateInput(MilestonePlanInput):
     """A partial edit. ``version`` is the one the client read (409 if stale);
-    baseline changes need ``reason``."""
+    ``reason`` is kept in the milestone's history."""
 
     version = serializers.IntegerField(
         min_value=1, help_text="The milestone version you read (required)."
@@ -323,7 +297,7 @@ class MilestoneUpdateInput(MilestonePlanInput):
         required=False,
         allow_blank=True,
         max_length=100,
-        help_text="Change reason; required when a baseline field changes.",
+        help_text="Change reason, kept in the milestone's history.",
     )
     refused = {
         **MILESTONE_REFUSED,
