@@ -202,7 +202,7 @@ def build_scenarios(users: dict, args) -> tuple[list[Scenario], list[tuple[str, 
 
     _add_import(scenarios, users, args)
 
-    scheduling = _module("milestones.scheduling")
+    scheduling = _module("scheduling.engine")
     if scheduling is None:
         missing.append(("critical path", "scheduling module does not exist yet"))
     else:
@@ -350,7 +350,7 @@ def _progress_reporter(actor, *, worker: bool):
     with ``worker``, then the outlook refresh the worker would run."""
     from milestones import services
     from milestones.models import Milestone, Status
-    from milestones.tasks import refresh_portfolio_outlook
+    from scheduling.tasks import refresh_portfolio_outlook
 
     portfolio = _largest_portfolio()
     target = (

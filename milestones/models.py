@@ -189,7 +189,7 @@ class MilestoneHistory(HistoricalRecords):
     """Milestone history with an index on (portfolio, history id), so the
     newest change of each portfolio is one index probe: the key under which
     the schedule outlook of a portfolio is memoised
-    (``schedule_selectors.portfolio_outlooks``)."""
+    (``scheduling.selectors.portfolio_outlooks``)."""
 
     def get_meta_options(self, model):
         meta = super().get_meta_options(model)

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "portal",
     "accounts",
     "milestones",
+    "scheduling",
     "risks",
     "reporting",
 ]

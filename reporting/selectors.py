@@ -40,7 +40,6 @@ from accounts import policy
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
 from milestones import approval_selectors
-from milestones import schedule_selectors as sched
 from milestones import selectors as ms
 from milestones.models import (
     KPI,
@@ -54,9 +53,10 @@ from milestones.models import (
     Status,
 )
 from milestones.querysets import open_q
-from milestones.scheduling import TaskSchedule
 from risks import selectors as rs
 from risks.models import Escalation, Risk, severity_for
+from scheduling import selectors as sched
+from scheduling.engine import TaskSchedule
 
 from . import charts
 
@@ -928,7 +928,7 @@ SCHEDULE_GANTT_MAX_ROWS = 150
 
 @dataclass
 class SchedulePage:
-    """The schedule of a portfolio (``milestones.schedule_selectors``) and its
+    """The schedule of a portfolio (``scheduling.selectors``) and its
     timeline."""
 
     schedule: sched.PortfolioSchedule

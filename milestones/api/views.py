@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from accounts.api.base import RestrictedViewSet
 from accounts.roles import CHANGE
 
-from .. import schedule_selectors, selectors, services
+from .. import selectors, services
 from ..filtersets import (
     DependencyFilterSet,
     KPIFilterSet,
@@ -43,7 +43,6 @@ from ..models import (
     ProgressUpdate,
     StrategicObjective,
 )
-from . import schedule_serializers as ss
 from . import serializers as s
 
 BAD_INPUT = OpenApiResponse(description="Invalid input: field errors.")
@@ -108,38 +107,6 @@ class PortfolioViewSet(
             reason=data["reason"],
         )
         return self.respond(portfolio)
-
-    @extend_schema(
-        summary="Schedule: critical path, slips, completion odds, bottlenecks",
-        description=(
-            "Computed over the whole portfolio (a milestone outside your scope "
-            "still moves yours); lists only the milestones you may see. "
-            "Dates are ISO days, floats and slips whole days, probabilities "
-            "0 to 1. See the README's schedule section."
-        ),
-        parameters=[
-            OpenApiParameter(
-                "iterations",
-                OpenApiTypes.INT,
-                description=ss.ScheduleQuery().fields["iterations"].help_text,
-            )
-        ],
-        responses={
-            200: ss.PortfolioScheduleSerializer,
-            400: BAD_INPUT,
-            404: NOT_FOUND,
-            409: OpenApiResponse(description="The stored dependencies form a cycle."),
-        },
-    )
-    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
-    def schedule(self, request, slug=None):
-        portfolio = self.get_object()
-        query = ss.ScheduleQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        bundle = schedule_selectors.portfolio_schedule(
-            request.user, portfolio, iterations=query.validated_data["iterations"]
-        )
-        return Response(ss.PortfolioScheduleSerializer(bundle).data)
 
 
 @extend_schema_view(

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("portal", "accounts", "milestones", "risks", "reporting")
+APPS = ("portal", "accounts", "milestones", "scheduling", "risks", "reporting")
 
 #: Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -54,6 +54,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("planning", ("milestones",)),
+    ("scheduling", ("scheduling",)),
     ("risks", ("risks",)),
     ("reporting", ("reporting",)),
     (

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from accounts.roles import Role
-from milestones import schedule_selectors as sched
 from milestones import services
 from milestones.models import Dependency
 from reporting import charts
+from scheduling import selectors as sched
 
 from ..factories import UserFactory, make_member, make_milestone, make_portfolio
 from ..milestones.conftest_api import count_queries

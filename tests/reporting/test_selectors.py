@@ -9,10 +9,10 @@ from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from milestones import schedule_selectors as sched
-from milestones.scheduling import Link, Task, critical_path
 from portal.errors import NotFound
 from reporting import selectors
+from scheduling import selectors as sched
+from scheduling.engine import Link, Task, critical_path
 
 from ..factories import UserFactory, make_portfolio
 

@@ -1,4 +1,5 @@
-"""Reactions of the milestones app to its own signals (wired in ``apps.py``)."""
+"""Reactions of the scheduling app to the milestones app's signals (wired in
+``apps.py``)."""
 
 from __future__ import annotations
 

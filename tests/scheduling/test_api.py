@@ -6,12 +6,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import Role
-from milestones import schedule_selectors as sched
 from milestones.models import Dependency
+from scheduling import selectors as sched
 
 from ..factories import UserFactory, make_member, make_portfolio
-from .conftest_api import client_for, count_queries
-from .schedule_helpers import PROJECT_FINISH, build_network
+from ..milestones.conftest_api import client_for, count_queries
+from ..milestones.schedule_helpers import PROJECT_FINISH, build_network
 
 
 @pytest.fixture

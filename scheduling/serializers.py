@@ -1,6 +1,6 @@
 """Serializers of ``GET /api/v1/portfolios/<slug>/schedule/``.
 
-Output serializers read the bundles of ``milestones.schedule_selectors``
+Output serializers read the bundles of ``scheduling.selectors``
 (dataclasses, not models); the query serializer validates ``?iterations=``.
 Day counts (float, slips) are whole calendar days; probabilities are shares
 from 0 to 1.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .. import schedule_selectors as sched
+from . import selectors as sched
 
 
 class ScheduleQuery(serializers.Serializer):

@@ -1,15 +1,17 @@
-"""Celery tasks of the milestones app: they take ids and call selectors."""
+"""Celery tasks of the scheduling app: they take ids and call selectors."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
-from . import schedule_selectors
-from .models import Milestone
+from milestones.models import Milestone
+
+from . import selectors
 
 
 @shared_task(
+    # The name it had in the milestones app: tasks already queued still run.
     name="milestones.tasks.refresh_portfolio_outlook",
     acks_late=True,
     reject_on_worker_lost=True,
@@ -28,5 +30,5 @@ def refresh_portfolio_outlook(milestone_id: int) -> int | None:
         .first()
     )
     if portfolio_id is not None:
-        schedule_selectors.outlooks_refresh([portfolio_id])
+        selectors.outlooks_refresh([portfolio_id])
     return portfolio_id

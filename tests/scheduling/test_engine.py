@@ -1,4 +1,4 @@
-"""Tests for milestones.scheduling (pure computation, no database)."""
+"""Tests for scheduling.engine (pure computation, no database)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milestones.scheduling import (
+from scheduling.engine import (
     Bottleneck,
     CycleError,
     Link,

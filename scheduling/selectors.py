@@ -1,9 +1,9 @@
 """Schedule intelligence wired to the data: a portfolio's critical path,
 knock-on slips, completion odds, bottlenecks and overallocated org units.
 
-``milestones.scheduling`` is the pure engine; this module loads a portfolio
-into its :class:`~milestones.scheduling.Task` and
-:class:`~milestones.scheduling.Link` values with a fixed number of
+``scheduling.engine`` is the pure engine; this module loads a portfolio
+into its `~scheduling.engine.Task` and
+`~scheduling.engine.Link` values with a fixed number of
 ``values_list`` queries, runs it with today as the status date, and returns
 bundles that the API, the schedule page, the dashboard and the executive
 report share:
@@ -82,10 +82,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.roles import VIEW
-from portal.db import DaysBetween, Ratio, newest_history_id
-from portal.errors import Conflict, Invalid
-
-from .models import (
+from milestones.models import (
     CLOSED_STATUSES,
     Dependency,
     Milestone,
@@ -94,7 +91,10 @@ from .models import (
     ResourceAllocation,
     Status,
 )
-from .scheduling import (
+from portal.db import DaysBetween, Ratio, newest_history_id
+from portal.errors import Conflict, Invalid
+
+from .engine import (
     CycleError,
     Link,
     MonteCarloResult,

@@ -13,16 +13,15 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.roles import Role
-from milestones import schedule_selectors as sched
 from milestones import services
 from milestones.models import Dependency, Status
-from milestones.scheduling import Link, Task, monte_carlo
 from portal.errors import Conflict, Invalid
+from scheduling import selectors as sched
+from scheduling.engine import Link, Task, monte_carlo
 
 from ..factories import UserFactory, make_member, make_milestone, make_portfolio
-from ..reporting.helpers import backdate_history
-from .conftest_api import count_queries
-from .schedule_helpers import (
+from ..milestones.conftest_api import count_queries
+from ..milestones.schedule_helpers import (
     CRITICAL_CHAIN,
     EXPECTED,
     PROJECT_FINISH,
@@ -31,6 +30,7 @@ from .schedule_helpers import (
     day,
     submit_forecasts,
 )
+from ..reporting.helpers import backdate_history
 
 
 @pytest.fixture
