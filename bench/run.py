@@ -142,7 +142,7 @@ def dataset_prefix(args: argparse.Namespace) -> str:
 def prepare_dataset(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
 
-    from milestones.dataset import namespace_in_use
+    from devdata.dataset import namespace_in_use
     from milestones.models import Milestone
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     scenarios, unavailable = build_scenarios(users, args)
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
-    from milestones.dataset import history_row_count
+    from devdata.dataset import history_row_count
 
     history = history_row_count()
     print(

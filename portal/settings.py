@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "scheduling",
     "risks",
     "reporting",
+    "devdata",
 ]
 
 MIDDLEWARE = [

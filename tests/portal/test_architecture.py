@@ -17,7 +17,15 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APPS = ("portal", "accounts", "milestones", "scheduling", "risks", "reporting")
+APPS = (
+    "portal",
+    "accounts",
+    "milestones",
+    "scheduling",
+    "risks",
+    "reporting",
+    "devdata",
+)
 
 #: Lowest first. A module belongs to the layer of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -57,6 +65,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("scheduling", ("scheduling",)),
     ("risks", ("risks",)),
     ("reporting", ("reporting",)),
+    ("development data", ("devdata",)),
     (
         "project",
         (

@@ -14,7 +14,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from accounts.models import Membership, OrgUnit, User
-from milestones.dataset import digest
+from devdata.dataset import digest
 from milestones.models import (
     KPI,
     Dependency,
@@ -211,7 +211,7 @@ def test_risks_spread_over_the_milestones_with_assessments(db):
 
 
 def test_history_top_up_reaches_the_target_and_keeps_the_chain(db):
-    from milestones.dataset import history_row_count
+    from devdata.dataset import history_row_count
     from portal.audit import verify_chain
 
     output = generate("--milestones", "12", "--seed", "6", "--history-rows", "1000")

@@ -1,7 +1,7 @@
 """``python manage.py generate_dataset --milestones N --seed S``: benchmark data.
 
 Deterministic synthetic data at scale; the logic lives in
-``milestones.dataset`` (see its docstring for what is generated). Each run
+``devdata.dataset`` (see its docstring for what is generated). Each run
 writes into its own namespace (``ds<seed>`` or ``--prefix``) and refuses one
 that is already in use.
 """
@@ -14,9 +14,8 @@ from datetime import date
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from devdata.dataset import DatasetOptions, digest, generate
 from portal.errors import DomainError
-
-from ...dataset import DatasetOptions, digest, generate
 
 
 def whole_number(minimum: int):

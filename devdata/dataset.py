@@ -42,9 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from importlib import import_module
 
-from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
@@ -52,12 +50,8 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import OrgUnit, User
 from accounts.roles import Role
-from portal import audit
-from portal.audit import bulk_create_with_history
-from portal.errors import Conflict, Invalid
-
-from . import services
-from .models import (
+from milestones import services
+from milestones.models import (
     DEFAULT_CATEGORIES,
     KPI,
     Checkpoint,
@@ -69,6 +63,9 @@ from .models import (
     ResourceAllocation,
     Status,
 )
+from portal import audit
+from portal.audit import bulk_create_with_history
+from portal.errors import Conflict, Invalid
 
 BATCH = 500
 MAX_MILESTONES = 1_000_000
@@ -341,8 +338,8 @@ class DatasetOptions:
 class DatasetContext:
     """What a generated dataset consists of, for extension hooks.
 
-    The risks app may provide ``risks.dataset.generate_risks(context, count)``;
-    it receives this context (``rng(name)`` gives it its own seeded stream).
+    ``devdata.dataset_risks.generate_risks(context, count)`` receives it
+    (``rng(name)`` gives it its own seeded stream).
     """
 
     options: DatasetOptions
@@ -1007,20 +1004,9 @@ def _build_risks(ctx: DatasetContext, step) -> None:
     count = ctx.options.risks
     if not count:
         return
-    try:
-        apps.get_model("risks", "Risk")
-    except LookupError:
-        step(f"skipping --risks {count}: the risks app has no Risk model yet.")
-        return
-    try:
-        hook = import_module("risks.dataset").generate_risks
-    except (ModuleNotFoundError, AttributeError):
-        step(
-            f"skipping --risks {count}: the risks app provides no "
-            "risks.dataset.generate_risks(context, count) yet."
-        )
-        return
-    hook(ctx, count)
+    from .dataset_risks import generate_risks
+
+    generate_risks(ctx, count)
     step(f"risks: {count}")
 
 

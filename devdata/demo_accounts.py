@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from . import services
-from .models import Membership, OrgUnit, User
-from .roles import Role
+from accounts import services
+from accounts.models import Membership, OrgUnit, User
+from accounts.roles import Role
 
 # (code, name, kind, parent code)
 DEMO_UNITS = (

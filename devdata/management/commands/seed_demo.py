@@ -8,16 +8,11 @@ well-known passwords by accident.
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_USERS, seed_organisation, seed_users
-
-# Apps that add their own demo data, in dependency order. Each module exposes
-# ``seed(units, users, stdout)``.
-DEMO_EXTENSIONS = ("milestones.demo",)
+from devdata import demo
+from devdata.demo_accounts import DEMO_USERS, seed_organisation, seed_users
 
 
 class Command(BaseCommand):
@@ -39,14 +34,7 @@ class Command(BaseCommand):
         password = settings.CAIRN_DEMO_PASSWORD
         units = seed_organisation()
         users = seed_users(units, password)
-        for dotted in DEMO_EXTENSIONS:
-            try:
-                module = import_module(dotted)
-            except ModuleNotFoundError as exc:
-                if exc.name != dotted:
-                    raise
-                continue
-            module.seed(units=units, users=users, stdout=self.stdout)
+        demo.seed(units=units, users=users, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in at /accounts/login/ as:")
         )

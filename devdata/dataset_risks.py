@@ -1,6 +1,6 @@
 """Risks and stakeholder assessments for ``generate_dataset`` at scale.
 
-``milestones.dataset`` calls :func:`generate_risks` with the dataset's context
+``devdata.dataset`` calls :func:`generate_risks` with the dataset's context
 once its milestones exist. Risks are spread over the portfolios in proportion
 to their milestones, four in five on one milestone (the rest on the portfolio
 itself), with probability and impact drawn so that most are low or medium and
@@ -20,8 +20,7 @@ from decimal import Decimal
 
 from milestones.models import Milestone
 from portal.audit import bulk_create_with_history
-
-from .models import Risk, StakeholderAssessment, severity_for
+from risks.models import Risk, StakeholderAssessment, severity_for
 
 BATCH = 500
 TITLES = (

@@ -33,10 +33,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import services as account_services
+from milestones import services
+from milestones.models import (
+    KPI,
+    Dependency,
+    Milestone,
+    Portfolio,
+    ProgressUpdate,
+    Status,
+)
 from portal.history_clock import recorded_at
-
-from . import services
-from .models import KPI, Dependency, Milestone, Portfolio, ProgressUpdate, Status
 
 # How far back the demo's progress history reaches, and when the plan was made.
 HISTORY_DAYS = 84
