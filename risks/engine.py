@@ -1,29 +1,22 @@
 """The escalation engine: one code path for the periodic task, the
 ``run_escalations`` command and the per-milestone check after a progress update.
 
-A sweep evaluates the four triggers of DESIGN.md against the whole database
-(or a few subjects) with one set-based query per trigger, whatever the number
-of milestones, and reconciles the result with the unresolved escalations:
+A sweep evaluates the escalation triggers (``risks.triggers``: milestone delay,
+budget overrun, stakeholder resistance and technical blocker, one module each)
+against the whole database (or a few subjects) with one set-based query per
+trigger, whatever the number of milestones, and reconciles the result with the
+unresolved escalations:
 
 - a (rule, subject) whose condition holds and has no unresolved escalation is
   opened, and the rule's target role is notified (once: the outbox dedupes);
 - an unresolved escalation whose condition no longer holds (or whose rule no
   longer applies to its subject) is resolved;
-- anything else is left alone, so a second sweep changes nothing.
+- anything else is left alone, so a second sweep changes nothing;
+- each trigger's ``on_holding`` hook then sees its escalations that hold
+  (budget overrun opens the missing reauthorization requests).
 
-A measure escalates when it is strictly greater than the threshold:
-
-================  ==========================================  =========
-trigger           measure                                     default
-================  ==========================================  =========
-milestone delay   forecast completion - planned completion    14 days
-budget overrun    (estimate at completion - approved) /       15 %
-                  approved budget (approved budget > 0)
-stakeholder       resistance of a group's latest assessment   30 %
-resistance
-technical         days a technical issue has been open        7 days
-blocker           (today - the local date it opened)
-================  ==========================================  =========
+A measure escalates when it is strictly greater than the threshold; each
+trigger's module says what it measures and its default.
 
 Only open milestones (not completed or cancelled) and unresolved issues count.
 The engine writes as the system: history rows have no user and a reason.
@@ -36,22 +29,18 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import ROUND_UP, Decimal
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from milestones.models import CLOSED_STATUSES, Milestone, MilestoneCheck
-from milestones.services import approval_requests_for_escalations
+from milestones.models import Milestone, MilestoneCheck
 from portal.audit import bulk_create_with_history, bulk_update_with_history
-from portal.db import DaysBetween
 from portal.notifications import Message
 from portal.notifications.services import (
     notifications_dispatch_stuck,
@@ -59,303 +48,14 @@ from portal.notifications.services import (
 )
 
 from . import selectors
-from .models import (
-    Escalation,
-    EscalationRule,
-    Issue,
-    PortfolioChannels,
-    StakeholderAssessment,
-    Trigger,
-)
+from .models import Escalation, EscalationRule, PortfolioChannels
 from .signals import escalation_opened
+from .triggers import Hit, RuleBook, Subject, registry
 
 logger = logging.getLogger(__name__)
 
 #: The engine writes as the system: no user on its history rows.
 SYSTEM_USER = None
-HUNDRED = Decimal("100")
-CENT = Decimal("0.01")
-MILESTONE_TRIGGERS = (Trigger.DELAY, Trigger.BUDGET_OVERRUN)
-
-
-# Rules ---------------------------------------------------------------------
-
-
-class RuleBook:
-    """The rules in force: a portfolio's override, else the global default.
-    An inactive rule in force switches its trigger off."""
-
-    def __init__(self, rules: Iterable[EscalationRule]) -> None:
-        self.defaults: dict[str, EscalationRule] = {}
-        self.overrides: dict[tuple[int, str], EscalationRule] = {}
-        for rule in rules:
-            if rule.portfolio_id is None:
-                self.defaults[rule.trigger] = rule
-            else:
-                self.overrides[(rule.portfolio_id, rule.trigger)] = rule
-
-    def rule(self, portfolio_id: int, trigger: str) -> EscalationRule | None:
-        rule = self.overrides.get((portfolio_id, trigger), self.defaults.get(trigger))
-        return rule if rule is not None and rule.active else None
-
-    def lowest_threshold(self, trigger: str) -> Decimal | None:
-        """The smallest active threshold of a trigger, to pre-filter in SQL."""
-        thresholds = [
-            r.threshold
-            for r in [*self.defaults.values(), *self.overrides.values()]
-            if r.trigger == trigger and r.active
-        ]
-        return min(thresholds) if thresholds else None
-
-
-# Hits ----------------------------------------------------------------------
-
-
-@dataclass
-class Hit:
-    """A rule's condition holding for one subject right now."""
-
-    rule: EscalationRule
-    subject_key: str
-    portfolio_id: int
-    portfolio_name: str
-    portfolio_unit_path: str
-    org_unit_id: int
-    org_unit_path: str
-    measured: Decimal
-    summary: str
-    milestone_id: int | None = None
-    issue_id: int | None = None
-    assessment_id: int | None = None
-
-    @property
-    def key(self) -> tuple[int, str]:
-        return (self.rule.pk, self.subject_key)
-
-
-def _days(value: Decimal) -> str:
-    return f"{int(value)} day{'s' if int(value) != 1 else ''}"
-
-
-def _pct(value: Decimal) -> str:
-    return f"{value.normalize():f} %"
-
-
-def _milestone_rows(queryset, milestone_ids):
-    if milestone_ids is not None:
-        queryset = queryset.filter(pk__in=milestone_ids)
-    return queryset.values(
-        "pk",
-        "name",
-        "portfolio_id",
-        "portfolio__name",
-        "portfolio__org_unit__path",
-        "org_unit_id",
-        "org_unit__path",
-        "planned_completion",
-        "forecast_completion",
-        "approved_budget",
-        "estimate_at_completion",
-    )
-
-
-def _milestone_hit(rule, row, measured, summary) -> Hit:
-    return Hit(
-        rule=rule,
-        subject_key=f"milestone:{row['pk']}",
-        portfolio_id=row["portfolio_id"],
-        portfolio_name=row["portfolio__name"],
-        portfolio_unit_path=row["portfolio__org_unit__path"],
-        org_unit_id=row["org_unit_id"],
-        org_unit_path=row["org_unit__path"],
-        milestone_id=row["pk"],
-        measured=measured,
-        summary=summary,
-    )
-
-
-def delay_hits(book: RuleBook, *, milestone_ids=None) -> list[Hit]:
-    """Open milestones forecast to finish more than the threshold late."""
-    lowest = book.lowest_threshold(Trigger.DELAY)
-    if lowest is None:
-        return []
-    queryset = (
-        Milestone.objects.open()
-        .filter(forecast_completion__isnull=False)
-        .annotate(delay=DaysBetween("forecast_completion", "planned_completion"))
-        .filter(delay__gt=int(lowest))
-    )
-    hits = []
-    for row in _milestone_rows(queryset, milestone_ids):
-        rule = book.rule(row["portfolio_id"], Trigger.DELAY)
-        delay = (row["forecast_completion"] - row["planned_completion"]).days
-        if rule is None or not delay > rule.threshold:
-            continue
-        summary = (
-            f"{row['name']} is forecast {_days(Decimal(delay))} late "
-            f"({row['forecast_completion']:%Y-%m-%d} instead of "
-            f"{row['planned_completion']:%Y-%m-%d}; threshold "
-            f"{_days(rule.threshold)})"
-        )
-        hits.append(_milestone_hit(rule, row, Decimal(delay), summary))
-    return hits
-
-
-def budget_hits(book: RuleBook, *, milestone_ids=None) -> list[Hit]:
-    """Open milestones whose estimate at completion exceeds the approved
-    budget by more than the threshold (a percentage of the approved budget)."""
-    if book.lowest_threshold(Trigger.BUDGET_OVERRUN) is None:
-        return []
-    # Any overrun is fetched; the exact comparison is done in Decimal below,
-    # so 15.00 % never escalates against 15 % whatever the database's numerics.
-    queryset = Milestone.objects.open().filter(
-        approved_budget__gt=0,
-        estimate_at_completion__isnull=False,
-        estimate_at_completion__gt=F("approved_budget"),
-    )
-    hits = []
-    for row in _milestone_rows(queryset, milestone_ids):
-        rule = book.rule(row["portfolio_id"], Trigger.BUDGET_OVERRUN)
-        approved, estimate = row["approved_budget"], row["estimate_at_completion"]
-        if rule is None or not (estimate - approved) * HUNDRED > (
-            rule.threshold * approved
-        ):
-            continue
-        overrun = ((estimate - approved) * HUNDRED / approved).quantize(
-            CENT, rounding=ROUND_UP
-        )
-        summary = (
-            f"{row['name']} is forecast {_pct(overrun)} over budget "
-            f"(estimate {estimate:,.2f} against {approved:,.2f} approved; "
-            f"threshold {_pct(rule.threshold)})"
-        )
-        hits.append(_milestone_hit(rule, row, overrun, summary))
-    return hits
-
-
-def resistance_hits(book: RuleBook) -> list[Hit]:
-    """Stakeholder groups whose latest assessment shows more resistance than
-    the threshold (on a portfolio, or on a milestone still open)."""
-    lowest = book.lowest_threshold(Trigger.STAKEHOLDER_RESISTANCE)
-    if lowest is None:
-        return []
-    same_subject = Coalesce(OuterRef("milestone_id"), Value(0))
-    newer = (
-        StakeholderAssessment.objects.filter(
-            portfolio_id=OuterRef("portfolio_id"),
-            stakeholder_group=OuterRef("stakeholder_group"),
-        )
-        .annotate(subject=Coalesce("milestone_id", Value(0)))
-        .filter(
-            subject=Coalesce(same_subject, Value(0), output_field=BigIntegerField())
-        )
-        .filter(
-            Q(assessed_on__gt=OuterRef("assessed_on"))
-            | Q(assessed_on=OuterRef("assessed_on"), pk__gt=OuterRef("pk"))
-        )
-    )
-    rows = (
-        StakeholderAssessment.objects.filter(resistance_percent__gt=lowest)
-        .filter(~Exists(newer))
-        .exclude(milestone__status__in=CLOSED_STATUSES)
-        .values(
-            "pk",
-            "stakeholder_group",
-            "resistance_percent",
-            "assessed_on",
-            "portfolio_id",
-            "portfolio__name",
-            "portfolio__org_unit__path",
-            "milestone_id",
-            "milestone__name",
-            "org_unit_id",
-            "org_unit__path",
-        )
-    )
-    hits = []
-    for row in rows:
-        rule = book.rule(row["portfolio_id"], Trigger.STAKEHOLDER_RESISTANCE)
-        resistance = row["resistance_percent"]
-        if rule is None or not resistance > rule.threshold:
-            continue
-        on = row["milestone__name"] or row["portfolio__name"]
-        summary = (
-            f"{_pct(resistance)} of {row['stakeholder_group']} resist {on} "
-            f"(assessed {row['assessed_on']:%Y-%m-%d}; threshold "
-            f"{_pct(rule.threshold)})"
-        )
-        hits.append(
-            Hit(
-                rule=rule,
-                subject_key=(
-                    f"stakeholders:{row['portfolio_id']}:{row['milestone_id'] or 0}:"
-                    f"{row['stakeholder_group']}"
-                )[:200],
-                portfolio_id=row["portfolio_id"],
-                portfolio_name=row["portfolio__name"],
-                portfolio_unit_path=row["portfolio__org_unit__path"],
-                org_unit_id=row["org_unit_id"],
-                org_unit_path=row["org_unit__path"],
-                milestone_id=row["milestone_id"],
-                assessment_id=row["pk"],
-                measured=resistance,
-                summary=summary,
-            )
-        )
-    return hits
-
-
-def _start_of_day(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def blocker_hits(book: RuleBook, *, now: datetime, issue_ids=None) -> list[Hit]:
-    """Unresolved technical issues open for more days than the threshold."""
-    lowest = book.lowest_threshold(Trigger.TECHNICAL_BLOCKER)
-    if lowest is None:
-        return []
-    today = timezone.localdate(now)
-    cutoff = _start_of_day(today - timedelta(days=int(lowest)))
-    queryset = Issue.objects.open().filter(
-        kind=Issue.Kind.TECHNICAL, opened_at__lt=cutoff
-    )
-    if issue_ids is not None:
-        queryset = queryset.filter(pk__in=issue_ids)
-    rows = queryset.values(
-        "pk",
-        "title",
-        "opened_at",
-        "portfolio_id",
-        "portfolio__name",
-        "portfolio__org_unit__path",
-        "org_unit_id",
-        "org_unit__path",
-    )
-    hits = []
-    for row in rows:
-        rule = book.rule(row["portfolio_id"], Trigger.TECHNICAL_BLOCKER)
-        days_open = (today - timezone.localdate(row["opened_at"])).days
-        if rule is None or not days_open > rule.threshold:
-            continue
-        summary = (
-            f"Technical blocker “{row['title']}” has been open for "
-            f"{_days(Decimal(days_open))} (threshold {_days(rule.threshold)})"
-        )
-        hits.append(
-            Hit(
-                rule=rule,
-                subject_key=f"issue:{row['pk']}",
-                portfolio_id=row["portfolio_id"],
-                portfolio_name=row["portfolio__name"],
-                portfolio_unit_path=row["portfolio__org_unit__path"],
-                org_unit_id=row["org_unit_id"],
-                org_unit_path=row["org_unit__path"],
-                issue_id=row["pk"],
-                measured=Decimal(days_open),
-                summary=summary,
-            )
-        )
-    return hits
 
 
 # The sweep -------------------------------------------------------------------
@@ -398,8 +98,9 @@ def escalations_sweep(
     """Evaluate the escalation rules and reconcile the escalations.
 
     With no arguments: every trigger over the whole database. With
-    ``milestone_ids``: only the milestone triggers (delay, budget) of those
-    milestones; with ``issue_ids``: only the blocker trigger of those issues.
+    ``milestone_ids``: only the triggers whose subject is a milestone (delay,
+    budget overrun), on those milestones; with ``issue_ids``: only those whose
+    subject is an issue (technical blocker), on those issues.
     """
     now = now or timezone.now()
     scoped = milestone_ids is not None or issue_ids is not None
@@ -416,22 +117,22 @@ def escalations_sweep(
     hits: list[Hit] = []
     active = Escalation.objects.active().select_related("rule")
     if not scoped:
-        hits += delay_hits(book)
-        hits += budget_hits(book)
-        hits += resistance_hits(book)
-        hits += blocker_hits(book, now=now)
+        for spec in registry:
+            hits += spec.hits(book, now=now)
     else:
+        # Only the triggers of the subjects given, and only their escalations
+        # of those subjects can resolve.
+        scope = {Subject.MILESTONE: milestone_ids, Subject.ISSUE: issue_ids}
         subjects = Q(pk__in=[])
-        if milestone_ids is not None:
-            hits += delay_hits(book, milestone_ids=milestone_ids)
-            hits += budget_hits(book, milestone_ids=milestone_ids)
+        for subject, ids in scope.items():
+            specs = [spec for spec in registry if spec.subject == subject]
+            if ids is None or not specs:
+                continue
+            for spec in specs:
+                hits += spec.hits(book, now=now, ids=ids)
             subjects |= Q(
-                milestone_id__in=milestone_ids, rule__trigger__in=MILESTONE_TRIGGERS
-            )
-        if issue_ids is not None:
-            hits += blocker_hits(book, now=now, issue_ids=issue_ids)
-            subjects |= Q(
-                issue_id__in=issue_ids, rule__trigger=Trigger.TECHNICAL_BLOCKER
+                **{f"{subject.column}__in": ids},
+                rule__trigger__in=[spec.value for spec in specs],
             )
         active = active.filter(subjects)
 
@@ -485,25 +186,20 @@ def escalations_sweep(
         opened_ids = [(e.pk, e.rule.trigger) for e in opened]
         transaction.on_commit(lambda: _announce(opened_ids))
     result.unchanged = len(current) - len(to_resolve)
-    # Budget overruns call for a financial review: one reauthorization request
-    # per unresolved escalation (those that have one are skipped, so a second
-    # sweep adds nothing and a missed one is caught up).
     still_open = [e for key, e in current.items() if key in holding]
-    _request_reauthorizations([*opened, *still_open])
+    _run_holding_hooks([*opened, *still_open])
     return result
 
 
-def _request_reauthorizations(escalations: list[Escalation]) -> int:
-    """Open the missing approval requests of budget-overrun escalations
-    (``milestones.services.approval_requests_for_escalations``)."""
-    budget = [
-        (e.pk, e.milestone_id, e.summary)
-        for e in escalations
-        if e.rule.trigger == Trigger.BUDGET_OVERRUN and e.milestone_id
-    ]
-    if not budget:
-        return 0
-    return len(approval_requests_for_escalations(budget))
+def _run_holding_hooks(escalations: list[Escalation]) -> None:
+    """Give each trigger its escalations that hold (``TriggerSpec.on_holding``:
+    budget overrun's reauthorization requests)."""
+    by_trigger: dict[str, list[Escalation]] = defaultdict(list)
+    for escalation in escalations:
+        by_trigger[escalation.rule.trigger].append(escalation)
+    for spec in registry:
+        if by_trigger.get(spec.value):
+            spec.on_holding(by_trigger[spec.value])
 
 
 def _opening_reason(hit: Hit) -> str:

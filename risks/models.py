@@ -32,6 +32,7 @@ from accounts.policy import Scope
 from accounts.roles import Role
 from portal.validators import plausible_date
 
+from . import triggers
 from .querysets import (
     EscalationQuerySet,
     EscalationRuleQuerySet,
@@ -338,48 +339,34 @@ class StakeholderAssessment(models.Model):
                 )
 
 
-class Trigger(models.TextChoices):
-    DELAY = "milestone_delay", "Milestone delay"
-    BUDGET_OVERRUN = "budget_overrun", "Budget overrun"
-    STAKEHOLDER_RESISTANCE = "stakeholder_resistance", "Stakeholder resistance"
-    TECHNICAL_BLOCKER = "technical_blocker", "Technical blocker"
+#: The escalation triggers, one module each in ``risks.triggers``: the choices,
+#: units and default rules below are built from its registry, in its order.
+Trigger = models.TextChoices(
+    "Trigger",
+    [(spec.name, (spec.value, spec.label)) for spec in triggers.registry],
+    module=__name__,
+    qualname="Trigger",
+)
 
-
-DAYS, PERCENT = "days", "%"
-TRIGGER_UNITS = {
-    Trigger.DELAY: DAYS,
-    Trigger.BUDGET_OVERRUN: PERCENT,
-    Trigger.STAKEHOLDER_RESISTANCE: PERCENT,
-    Trigger.TECHNICAL_BLOCKER: DAYS,
-}
+DAYS, PERCENT = triggers.DAYS, triggers.PERCENT
+TRIGGER_UNITS = {Trigger(spec.value): spec.unit for spec in triggers.registry}
 
 #: The defaults of DESIGN.md: (trigger, threshold, target role, consequence).
-DEFAULT_RULES = (
+DEFAULT_RULES = tuple(
     (
-        Trigger.DELAY,
-        Decimal("14"),
-        Role.EXECUTIVE,
-        "Escalation to the steering committee (the portfolio's executives).",
-    ),
-    (
-        Trigger.BUDGET_OVERRUN,
-        Decimal("15"),
-        Role.EXECUTIVE,
-        "Financial review: a reauthorization is required.",
-    ),
-    (
-        Trigger.STAKEHOLDER_RESISTANCE,
-        Decimal("30"),
-        Role.EXECUTIVE,
-        "Change-management intervention with executive support.",
-    ),
-    (
-        Trigger.TECHNICAL_BLOCKER,
-        Decimal("7"),
-        Role.PORTFOLIO_MANAGER,
-        "Architecture review and solution acceleration.",
-    ),
+        Trigger(spec.value),
+        spec.default.threshold,
+        spec.default.target_role,
+        spec.default.consequence,
+    )
+    for spec in triggers.registry
 )
+
+
+def _unit(trigger: str) -> str:
+    """The unit of a trigger's threshold ("" for an unknown trigger)."""
+    spec = triggers.registry.get(trigger)
+    return spec.unit if spec is not None else ""
 
 
 def parse_threshold(trigger: str, raw) -> Decimal:
@@ -399,7 +386,7 @@ def parse_threshold(trigger: str, raw) -> Decimal:
         raise ValidationError({"threshold": "The threshold must be a finite number."})
     if value < 0:
         raise ValidationError({"threshold": "The threshold cannot be negative."})
-    unit = TRIGGER_UNITS.get(trigger)
+    unit = _unit(trigger)
     if unit == PERCENT and value > 100:
         raise ValidationError(
             {"threshold": f"A percentage cannot exceed 100 % (got {value} %)."}
@@ -483,7 +470,7 @@ class EscalationRule(models.Model):
 
     @property
     def unit(self) -> str:
-        return TRIGGER_UNITS.get(self.trigger, "")
+        return _unit(self.trigger)
 
     @property
     def threshold_display(self) -> str:
