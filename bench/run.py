@@ -395,6 +395,26 @@ def print_table(results: list[Result]) -> None:
             print(f"{'':<30}   {r.note}")
 
 
+def print_user_load(report: dict) -> None:
+    if "pages" not in report:
+        print(f"    {report.get('status')}: {report.get('note', '')}")
+        return
+    print(
+        f"    {report['users']} users {report['mix']}, {report['requests']} requests, "
+        f"{report['errors']} errors: {report['status']}"
+    )
+    print(
+        f"    {'page':<24}{'requests':>9}{'median':>9}{'p95':>9}{'budget':>9}  status"
+    )
+    for page, row in report["pages"].items():
+        budget = row["budget_p95_ms"] if row["budget_p95_ms"] is not None else "-"
+        print(
+            f"    {page:<24}{row['requests']:>9}{row['median_ms']:>9}"
+            f"{row['p95_ms']:>9}{budget:>9}  {row['status']}"
+            + (f" {row['first_errors']}" if row["errors"] else "")
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=SIZES, default="small")
@@ -407,6 +427,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these scenarios")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--strict", action="store_true", help="exit 1 on FAIL")
+    parser.add_argument(
+        "--no-user-load",
+        action="store_true",
+        help="skip the 50 simulated users against make serve (PostgreSQL only; "
+        "--only 'user load' runs them alone)",
+    )
+    parser.add_argument(
+        "--user-load-seconds", type=float, default=60.0, help="how long they play"
+    )
     parser.add_argument(
         "--no-write-load",
         action="store_true",
@@ -472,6 +501,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"    8 vs 1 client: {write_load['ratio_8_to_1']}x "
                 f"(target >= {write_load['target_ratio']}x): {write_load['status']}"
             )
+    user_load = None
+    wanted = not args.only or "user load" in args.only
+    if connection.vendor == "postgresql" and not args.no_user_load and wanted:
+        from bench import user_load as users_load
+
+        print(
+            f"\n  {users_load.USERS} simulated users against make serve "
+            f"for {args.user_load_seconds:.0f} s ...",
+            flush=True,
+        )
+        user_load = users_load.run(seconds=args.user_load_seconds)
+        print_user_load(user_load)
     payload = {
         "database": connection.vendor,
         "size": args.label,
@@ -480,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "results": [r.__dict__ for r in results],
         "write_load": write_load,
+        "user_load": user_load,
     }
     Path(args.out).write_text(json.dumps(payload, indent=2, default=str))
     print(f"\nWrote {args.out}")

@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -983,7 +983,10 @@ def _check(entry, expected: int, prev: str, rows, models_by_label, state) -> str
             "(that entry or this link was rewritten)"
         )
     if entry.key_id:
-        secret = _secret(entry.key_id)
+        known = state.setdefault("secrets", {})
+        if entry.key_id not in known:
+            known[entry.key_id] = _secret(entry.key_id)
+        secret = known[entry.key_id]
         if secret is None:
             return f"unknown key id {entry.key_id!r} (missing from AUDIT_CHAIN_KEYS)"
         state["keyed"] = True
@@ -1019,7 +1022,20 @@ def _check(entry, expected: int, prev: str, rows, models_by_label, state) -> str
     return None
 
 
-def _entries(using: str, batch_size: int, since: int = 1) -> Iterator[list[Any]]:
+class _Entry(NamedTuple):
+    """One chain entry as verification reads it (plain values, no model)."""
+
+    sequence: int
+    source: str
+    source_id: int
+    digest: str
+    prev_hash: str
+    hash: str
+    chained_at: Any
+    key_id: str
+
+
+def _entries(using: str, batch_size: int, since: int = 1) -> Iterator[list[_Entry]]:
     """The entries from ``since`` on, in order, a batch at a time (keyset
     pages over the primary key: each query starts where the last ended)."""
     last = since - 1
@@ -1027,19 +1043,10 @@ def _entries(using: str, batch_size: int, since: int = 1) -> Iterator[list[Any]]
         _entry_model()
         ._base_manager.using(using)
         .order_by("sequence")
-        .only(
-            "sequence",
-            "source",
-            "source_id",
-            "digest",
-            "prev_hash",
-            "hash",
-            "chained_at",
-            "key_id",
-        )
+        .values_list(*_Entry._fields)
     )
     while True:
-        batch = list(entries.filter(sequence__gt=last)[:batch_size])
+        batch = [_Entry(*row) for row in entries.filter(sequence__gt=last)[:batch_size]]
         if not batch:
             return
         yield batch
