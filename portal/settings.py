@@ -322,6 +322,8 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", defaul
 # The audit chain's HMAC keys ("kid:base64key,..." newest first), kept outside
 # the database; empty: the key derived from SECRET_KEY (portal.audit).
 AUDIT_CHAIN_KEYS = env.str("AUDIT_CHAIN_KEYS", default="")
+# Processes verify_audit_chain walks a long chain with (0: the CPU count, max 8).
+AUDIT_VERIFY_WORKERS = env.int("AUDIT_VERIFY_WORKERS", default=0)
 
 # /metrics answers a scraper presenting this bearer token (or a superuser).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

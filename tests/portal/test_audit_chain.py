@@ -182,6 +182,49 @@ def test_bulk_helpers_come_from_the_audit_module():
 # Canonical content ----------------------------------------------------------------
 
 
+def test_the_quick_converters_give_exactly_the_canonical_values(
+    org, portfolio, milestone_in, client, pmo
+):
+    """Verification converts columns with per-field shortcuts; on every
+    chained table, as read back from the database and as held in memory,
+    they must give what ``canonical_value`` (the rule) gives."""
+    milestone = milestone_in(org.fr, description="Text", actual_start=None)
+    services.milestone_submit_update(
+        actor=pmo,
+        milestone=milestone,
+        expected_version=None,
+        status=Status.IN_PROGRESS,
+        percent_complete=Decimal("12.5"),
+        actual_spend=Decimal("1000.10"),
+        forecast_completion=timezone.localdate() + timedelta(days=90),
+    )
+    client.force_login(pmo)
+    checked = 0
+    for model in audit.chained_models():
+        for row in model._base_manager.order_by("pk").values(*audit.attnames(model)):
+            for field, attname, _, convert in audit._layout(model):
+                value = row[attname]
+                assert convert(value) == audit.canonical_value(field, value), (
+                    model._meta.label,
+                    attname,
+                    value,
+                )
+                checked += 1
+    odd = {
+        "DateTimeField": timezone.now().replace(tzinfo=None),  # naive
+        "DecimalField": "12.30",  # as text
+        "IntegerField": "7",
+        "BooleanField": 1,
+        "DateField": timezone.now(),  # a datetime for a date
+    }
+    for model in audit.chained_models():
+        for field, _, _, convert in audit._layout(model):
+            value = odd.get(field.get_internal_type())
+            if value is not None:
+                assert convert(value) == audit.canonical_value(field, value)
+    assert checked > 300  # every column of every row written above
+
+
 def test_digest_ignores_how_a_value_was_typed(org, portfolio, milestone_in):
     milestone_in(org.fr)
     record_model = Milestone.history.model

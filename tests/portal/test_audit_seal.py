@@ -419,3 +419,47 @@ def test_unsealed_rows_are_sealed_in_queue_order(org, portfolio, milestone_in):
         for i in ids
     ]
     assert positions == sorted(positions)
+
+
+# Parallel verification ------------------------------------------------------------
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_walk_checks_every_range_and_their_borders(org):
+    """Two processes walk the two halves of the chain; a row rewritten in the
+    second half, and then one in the first, are reported as the one walk
+    would report them (the first broken entry of the chain)."""
+    from ..factories import make_milestone, make_portfolio
+
+    portfolio = make_portfolio(org.world)
+    milestones = [make_milestone(portfolio, org.fr) for _ in range(12)]
+    for milestone in milestones:
+        progress(milestone)
+    audit.seal()
+    serial = audit.verify_chain(workers=1)
+    parallel = audit.verify_chain(workers=2)
+    assert serial.ok and parallel.ok
+    assert parallel.checked == serial.checked == AuditChainEntry.objects.count()
+    assert (parallel.head_sequence, parallel.head_hash) == (
+        serial.head_sequence,
+        serial.head_hash,
+    )
+
+    entries = list(
+        AuditChainEntry.objects.filter(source="milestones.historicalmilestone")
+        .order_by("sequence")
+        .values_list("sequence", "source_id")
+    )
+    middle = AuditChainEntry.objects.count() // 2
+    late = next((s, pk) for s, pk in entries if s > middle + 1)
+    early = next((s, pk) for s, pk in entries if s < middle)
+    with audit.history_rewrite_allowed():
+        Milestone.history.filter(history_id=late[1]).update(name="Rewritten late")
+    broken = audit.verify_chain(workers=2).broken
+    assert (broken.sequence, "content changed" in broken.message) == (late[0], True)
+    with audit.history_rewrite_allowed():
+        Milestone.history.filter(history_id=early[1]).update(name="Rewritten early")
+    assert audit.verify_chain(workers=2).broken.sequence == early[0]
+    assert audit.verify_chain(workers=1).broken.sequence == early[0]

@@ -61,6 +61,13 @@ class Command(BaseCommand):
             help="Do not seal queued rows first (they are still checked).",
         )
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="Processes walking the chain at once (default: AUDIT_VERIFY_WORKERS "
+            "or the CPU count; a chain under 200,000 entries takes one).",
+        )
+        parser.add_argument(
             "--database", default="default", help="Database alias (default: default)."
         )
 
@@ -73,12 +80,15 @@ class Command(BaseCommand):
         progress,
         no_seal,
         database,
+        workers=None,
         **options,
     ):
         if batch_size < 1:
             raise CommandError("--batch-size must be positive.")
         if since < 1:
             raise CommandError("--since must be 1 or more.")
+        if workers is not None and workers < 1:
+            raise CommandError("--workers must be 1 or more.")
         anchor = _anchor(expect_head) if expect_head else None
         sealed = 0 if no_seal else seal(using=database)
         started = time.monotonic()
@@ -89,6 +99,7 @@ class Command(BaseCommand):
             since=since,
             expect_head=anchor,
             progress=report,
+            workers=workers,
         )
         if report is not None:
             sys.stderr.write("\n")
