@@ -280,7 +280,9 @@ class Milestone(PythonChecked, models.Model):
         validators=percent,
     )
     requires_validation = models.BooleanField(
-        default=False, help_text="Completion needs a validator's approval."
+        "completion needs validation",
+        default=False,
+        help_text="Completion needs a validator's approval.",
     )
     last_progress_at = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)

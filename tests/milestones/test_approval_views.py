@@ -285,7 +285,7 @@ def test_the_completion_gate_is_requested_on_the_page(as_user, scene):
     detail = client.get(detail_url(approval)).content.decode()
     assert '<td data-label="Proposed"><strong>yes</strong></td>' in detail
     queue = client.get(QUEUE).content.decode()
-    assert "Requires validation: no → <strong>yes</strong>" in queue
+    assert "Completion needs validation: no → <strong>yes</strong>" in queue
 
 
 def test_bad_change_request_keeps_the_input(as_user, scene):

@@ -657,7 +657,7 @@ def test_a_pending_validations_gate_is_lifted_only_by_approval(gated):
         f"Approved request #{request.pk}"
     )
     note = Notification.objects.filter(dedupe_key__startswith=f"approval:{request.pk}:")
-    assert any("Requires validation: yes → no" in n.body for n in note)
+    assert any("Completion needs validation: yes → no" in n.body for n in note)
 
 
 def test_only_planners_set_the_gate_and_only_before_a_validation(gated, org):

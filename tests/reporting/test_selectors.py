@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
@@ -36,17 +35,6 @@ def test_portfolios_follow_the_access_policy(programme, org, contributor_apac):
 def test_system_reader_sees_every_portfolio(programme, org):
     make_portfolio(org.jp, slug="japan-only")
     assert selectors.portfolios_for(selectors.SYSTEM).count() == 2
-
-
-@pytest.mark.skipif(
-    "milestones.ApprovalRequest" in {m._meta.label for m in apps.get_models()},
-    reason="Approvals exist: the hook is wired by the approvals work.",
-)
-def test_approval_hooks_are_empty_until_approvals_exist(programme, executive):
-    assert selectors.pending_approvals(executive) == []
-    assert selectors.pending_approvals(executive, programme.portfolio) == []
-    assert selectors.open_reauthorizations(executive, programme.portfolio) == []
-    assert selectors.dashboard(executive).approvals == []
 
 
 def test_timeline_marks_the_scheduler_critical_path(programme, executive):
