@@ -514,7 +514,7 @@ def dashboard(user, *, today: date | None = None) -> Dashboard:
     """
     today = today or timezone.localdate()
     portfolios = list(portfolios_for(user))
-    outlooks = sched.portfolio_outlooks(user, portfolios, today=today)
+    outlooks = sched.portfolio_outlooks(user, portfolios, today=today, allow_stale=True)
     figures = ms.portfolio_figures(user, portfolios, today=today)
     cards = []
     for portfolio in portfolios:

@@ -61,12 +61,13 @@ import logging
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import (
     Case,
     Count,
@@ -120,7 +121,7 @@ MIN_HISTORY_SAMPLES = 5
 BOTTLENECK_LIMIT = 10
 MEMO_SECONDS = 6 * 60 * 60
 # Bump when the engine's results change for the same inputs.
-_MEMO_VERSION = 1
+_MEMO_VERSION = 2
 
 T = TypeVar("T")
 
@@ -157,6 +158,9 @@ class ScheduleOutlook:
     seed: int
     source: str  # "history" or "three_point"
     sample_count: int
+    # The last outlook computed, shown while the worker computes the current
+    # one (a dashboard read right after a change; see ``portfolio_outlooks``).
+    refreshing: bool = False
 
     @property
     def slip_days(self) -> int | None:
@@ -850,6 +854,7 @@ def portfolio_outlooks(
     *,
     today: date | None = None,
     iterations: int = DEFAULT_ITERATIONS,
+    allow_stale: bool = False,
 ) -> dict[int, ScheduleOutlook]:
     """The outlook of each of ``portfolios`` the user may view, by portfolio id.
 
@@ -857,6 +862,13 @@ def portfolio_outlooks(
     otherwise three more for the portfolios that changed (milestones,
     dependencies, update history), each scheduled as a whole (see the module
     docstring). A portfolio without milestones to schedule has no outlook.
+
+    ``allow_stale`` (the dashboard): a portfolio changed since its outlook
+    was computed today gets that last outlook, marked ``refreshing``, and
+    its refresh is queued for the worker (once a minute per portfolio at
+    most), instead of a simulation inside the request: under a stream of
+    updates readers do not each pay for one. The report and the schedule
+    page always compute the current outlook.
     """
     check_iterations(iterations)
     return _outlooks(
@@ -864,6 +876,7 @@ def portfolio_outlooks(
         [p.pk for p in portfolios],
         today=today or timezone.localdate(),
         iterations=iterations,
+        allow_stale=allow_stale,
     )
 
 
@@ -878,8 +891,31 @@ def outlooks_refresh(portfolio_ids: Iterable[int], *, today: date | None = None)
     )
 
 
+def _last_key(pk: int, today: date, iterations: int) -> str:
+    return f"outlook:v{_MEMO_VERSION}:last:{pk}:{today}:{iterations}"
+
+
+def _queue_refresh(portfolio_ids: list[int]) -> None:
+    """Ask the worker to compute these outlooks, once a minute per portfolio
+    at most; a broker outage leaves the last outlook shown a little longer."""
+    from .tasks import refresh_outlooks
+
+    wanted = [pk for pk in portfolio_ids if cache.add(f"outlook:queued:{pk}", 1, 60)]
+    if not wanted:
+        return
+    try:
+        transaction.on_commit(lambda: refresh_outlooks.delay(wanted))
+    except Exception:  # noqa: BLE001 - the broker is down: readers keep the last one
+        logger.exception("Could not queue the outlook refresh of %s", wanted)
+
+
 def _outlooks(
-    readable: QuerySet, ids: list[int], *, today: date, iterations: int
+    readable: QuerySet,
+    ids: list[int],
+    *,
+    today: date,
+    iterations: int,
+    allow_stale: bool = False,
 ) -> dict[int, ScheduleOutlook]:
     if not ids:
         return {}
@@ -887,6 +923,17 @@ def _outlooks(
     kept = cache.get_many(list(keys.values()))
     outlooks = {pk: kept[key] for pk, key in keys.items() if key in kept}
     stale = [pk for pk in ids if pk in keys and pk not in outlooks]
+    if stale and allow_stale:
+        last = cache.get_many([_last_key(pk, today, iterations) for pk in stale])
+        shown = []
+        for pk in stale:
+            previous = last.get(_last_key(pk, today, iterations))
+            if previous is not None:
+                outlooks[pk] = replace(previous, refreshing=True)
+                shown.append(pk)
+        if shown:
+            _queue_refresh(shown)
+            stale = [pk for pk in stale if pk not in shown]
     if not stale:
         return {pk: o for pk, o in outlooks.items() if o is not None}
     tasks: dict[int, list[Task]] = defaultdict(list)
@@ -913,6 +960,8 @@ def _outlooks(
                 iterations=iterations,
             )
         outlooks[pid] = fresh[keys[pid]] = outlook
+        if outlook is not None:
+            fresh[_last_key(pid, today, iterations)] = outlook
     # ``None`` (nothing to schedule) is kept too, as a marker.
     cache.set_many(fresh, MEMO_SECONDS)
     return {pk: outlooks[pk] for pk in ids if outlooks.get(pk) is not None}

@@ -32,3 +32,18 @@ def refresh_portfolio_outlook(milestone_id: int) -> int | None:
     if portfolio_id is not None:
         selectors.outlooks_refresh([portfolio_id])
     return portfolio_id
+
+
+@shared_task(
+    name="scheduling.tasks.refresh_outlooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+)
+def refresh_outlooks(portfolio_ids: list[int]) -> list[int]:
+    """Compute the current outlook of portfolios a dashboard showed from their
+    last one (``portfolio_outlooks(allow_stale=True)``). Returns the ids."""
+    selectors.outlooks_refresh(portfolio_ids)
+    return list(portfolio_ids)

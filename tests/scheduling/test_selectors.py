@@ -500,6 +500,48 @@ def test_a_changed_portfolio_is_rescheduled_and_the_others_are_not(
     assert after[first.pk] == sched.portfolio_schedule(pmo, first, today=TODAY).outlook
 
 
+def test_the_dashboard_shows_the_last_outlook_while_the_worker_refreshes(
+    org, root, pmo, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Right after a change a dashboard gets the last outlook, marked
+    refreshing, at the cost of the memo keys, and queues one refresh for the
+    worker; once the worker ran, the current outlook. Other readers (the
+    report, the schedule page) always compute the current one."""
+    portfolio = make_portfolio(org.world)
+    _grow(portfolio, org, root, 3)
+    before = sched.portfolio_outlooks(pmo, [portfolio], today=TODAY)[portfolio.pk]
+    last = portfolio.milestones.order_by("-planned_completion").first()
+    submit_forecasts(root, last, [last.planned_completion + timedelta(days=40)])
+    simulated = []
+    real = sched._outlook_of
+    monkeypatch.setattr(
+        sched,
+        "_outlook_of",
+        lambda pid, *a, **k: simulated.append(pid) or real(pid, *a, **k),
+    )
+
+    with django_capture_on_commit_callbacks() as queued:
+        queries, shown = count_queries(
+            lambda: sched.portfolio_outlooks(
+                pmo, [portfolio], today=TODAY, allow_stale=True
+            )
+        )
+    stale = shown[portfolio.pk]
+    assert (stale.refreshing, stale.forecast_finish) == (True, before.forecast_finish)
+    assert (queries, simulated) == (1, [])
+    assert len(queued) == 1  # the worker's refresh
+    with django_capture_on_commit_callbacks() as again:
+        sched.portfolio_outlooks(pmo, [portfolio], today=TODAY, allow_stale=True)
+    assert again == []  # queued once a minute per portfolio at most
+
+    current = sched.portfolio_outlook(pmo, portfolio, today=TODAY)
+    assert current.refreshing is False
+    assert current.forecast_finish > before.forecast_finish
+    sched.outlooks_refresh([portfolio.pk], today=TODAY)  # what the worker does
+    fresh = sched.portfolio_outlooks(pmo, [portfolio], today=TODAY, allow_stale=True)
+    assert fresh[portfolio.pk] == current
+
+
 def test_a_changed_dependency_reschedules_the_outlook(org, root, pmo):
     portfolio = make_portfolio(org.world)
     _grow(portfolio, org, root, 3)
