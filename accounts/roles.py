@@ -39,7 +39,7 @@ OWNER_ACTIONS = frozenset({VIEW, UPDATE, CHANGE})
 
 # Model permissions per role (app_label.codename); they open admin pages, the
 # access policy still decides which rows. "*" means every model of the app.
-_READ_APPS = ("accounts", "milestones", "risks", "reporting")
+_READ_APPS = ("accounts", "milestones", "approvals", "risks", "reporting")
 ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.CONTRIBUTOR: (
         "milestones.view_portfolio",
@@ -71,8 +71,8 @@ ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "milestones.view_kpi",
         "milestones.view_kpimeasurement",
         "milestones.add_kpimeasurement",
-        "milestones.view_approvalrequest",
-        "milestones.add_approvalrequest",
+        "approvals.view_approvalrequest",
+        "approvals.add_approvalrequest",
         "risks.view_risk",
         "risks.add_risk",
         "risks.change_risk",
@@ -83,13 +83,15 @@ ROLE_MODEL_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.PORTFOLIO_MANAGER: (
         "accounts.view_orgunit",
         "milestones.*",
+        "approvals.*",
         "risks.*",
         "reporting.view_*",
     ),
     Role.EXECUTIVE: (
         "accounts.view_orgunit",
         "milestones.view_*",
-        "milestones.change_approvalrequest",
+        "approvals.view_*",
+        "approvals.change_approvalrequest",
         "risks.view_*",
         "risks.change_escalation",
         "reporting.view_*",

@@ -258,7 +258,7 @@ def _first_sweep(sweep):
     requests the reauthorizations and queues the notifications."""
     from django.db import connection, transaction
 
-    from milestones.models import ApprovalDecision, ApprovalRequest
+    from approvals.models import ApprovalDecision, ApprovalRequest
     from risks.models import Escalation
 
     def run():

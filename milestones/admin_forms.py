@@ -17,8 +17,6 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from . import fields as milestone_fields
 from .models import (
     MILESTONE_BASELINE_FIELDS,
-    ApprovalDecision,
-    ApprovalRequest,
     Milestone,
     Portfolio,
     Status,
@@ -202,26 +200,3 @@ class MilestoneConfirmImportForm(ConfirmImportForm):
             )
         cleaned["plan_rows"] = plan["rows"]
         return cleaned
-
-
-class ApprovalDecisionAdminForm(forms.ModelForm):
-    """An approver's decision on a request; the request itself is read-only."""
-
-    outcome = forms.ChoiceField(
-        label="Decision",
-        choices=[("", "— no decision —"), *ApprovalDecision.Outcome.choices],
-        required=False,
-    )
-    comment = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        required=False,
-        help_text="Required to reject; recorded with your decision.",
-    )
-    # The milestone version the approver saw (a change meanwhile is refused).
-    expected_version = forms.IntegerField(
-        widget=forms.HiddenInput, required=False, min_value=1
-    )
-
-    class Meta:
-        model = ApprovalRequest
-        fields = []

@@ -11,7 +11,7 @@ milestones/test_fields.py`` fails while a model field is in none (or two).
   ``GATE`` (whether completion needs validation: plan changers only, and once
   a validation is pending or past, only through an approved request).
 - ``BASELINE``: what the plan was approved at; set at creation, then changed
-  only through an approved request (``milestones.services.approval_decide``).
+  only through an approved request (``approvals.services.approval_decide``).
 - ``REPORTED``: what a progress update reports; ``EXECUTION`` adds what the
   completion records. Changed by progress updates only.
 - ``SYSTEM``: kept by the system (identity, optimistic-lock version,

@@ -120,6 +120,13 @@ def history_models(registry=global_apps) -> list:
     return sorted(found, key=lambda m: m._meta.label_lower)
 
 
+def chain_label(model) -> str:
+    """The label a model's rows are chained under: its ``app.model`` label,
+    or the one it had when its rows were first chained (``chain_label`` on
+    the model: a model that moved to another app keeps verifying)."""
+    return getattr(model, "chain_label", None) or model._meta.label_lower
+
+
 def chained_models(registry=global_apps) -> list:
     """Every model whose rows are chained: history tables and access events."""
     return [*history_models(registry), registry.get_model("portal", "AuditEvent")]
@@ -273,7 +280,7 @@ def canonical_content(model, values: dict[str, Any]) -> str:
         if value is None or value == default:
             continue
         content[attname] = value
-    payload = {"model": model._meta.label_lower, "fields": content}
+    payload = {"model": chain_label(model), "fields": content}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
@@ -426,7 +433,7 @@ def chain_rows(model, rows: Iterable[models.Model], *, using: str | None = None)
         raise ValueError("Only saved rows (with a primary key) can be chained.")
     using = using or rows[0]._state.db or DEFAULT_DB_ALIAS
     key = chain_keys()[0]
-    label = model._meta.label_lower
+    label = chain_label(model)
     now = timezone.now()
     from .models import AuditPending
 
@@ -528,7 +535,7 @@ def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
     runtime = registry is global_apps
     total = 0
     for model in chained_models(registry):
-        label = model._meta.label_lower
+        label = chain_label(model)
         pk = model._meta.pk.attname
         chained = entry_model._base_manager.using(using).filter(
             source=label, source_id=OuterRef("pk")
@@ -1129,7 +1136,7 @@ def unchained_rows(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Probl
     entry_model = _entry_model()
     problems: list[Problem] = []
     for model in chained_models():
-        label = model._meta.label_lower
+        label = chain_label(model)
         chained = entry_model._base_manager.using(using).filter(
             source=label, source_id=OuterRef("pk")
         )
@@ -1155,7 +1162,7 @@ def pending_problems(using: str = DEFAULT_DB_ALIAS, limit: int = 10) -> list[Pro
     keyed digest taken when they were written."""
     from .models import AuditPending
 
-    models_by_label = {m._meta.label_lower: m for m in chained_models()}
+    models_by_label = {chain_label(m): m for m in chained_models()}
     problems: list[Problem] = []
     queued = AuditPending.objects.using(using).order_by("id")
     last = 0
@@ -1202,7 +1209,7 @@ def _walk(
     each link from the stored hash of the entry before ``since`` (trusted:
     whoever walks the range before it checks that entry), every entry hash
     and every row digest. Stops at the first broken entry."""
-    models_by_label = {m._meta.label_lower: m for m in chained_models()}
+    models_by_label = {chain_label(m): m for m in chained_models()}
     entries = _entry_model()._base_manager.using(using)
     walk = _Walk(head_sequence=since - 1)
     expected, prev = since, GENESIS

@@ -17,6 +17,7 @@ admin.site.login_form = accounts_forms.AdminSignInForm
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("milestones.api.urls")),
+    path("", include("approvals.api.urls")),
     path("", include("scheduling.urls")),
     path("", include("risks.api.urls")),
     path("", include("reporting.api.urls")),
@@ -54,7 +55,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("", include("milestones.urls")),
-    path("", include("milestones.approval_urls")),
+    path("", include("approvals.urls")),
     path("", include("reporting.urls")),
 ]
 

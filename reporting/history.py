@@ -33,10 +33,10 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.roles import VIEW
+from approvals.models import ApprovalRequest
 from milestones import selectors as ms
 from milestones.models import (
     KPI,
-    ApprovalRequest,
     Dependency,
     Milestone,
     MilestoneCategory,

@@ -39,7 +39,7 @@ from django.utils.safestring import SafeString
 from accounts import policy
 from accounts.policy import get_for_user
 from accounts.roles import VIEW
-from milestones import approval_selectors
+from approvals import selectors as approval_selectors
 from milestones import selectors as ms
 from milestones.models import (
     KPI,
@@ -110,7 +110,7 @@ def portfolio_for(user, slug: str) -> Portfolio:
 
 def pending_approvals(user, portfolio: Portfolio | None = None) -> list:
     """Approval requests awaiting a decision in the user's scope, oldest first
-    (``milestones.approval_selectors.pending_approvals``)."""
+    (``approvals.selectors.pending_approvals``)."""
     return first_rows(approval_selectors.pending_approvals(user, portfolio), LIST_LIMIT)
 
 

@@ -6,7 +6,7 @@
     (a ``risks.models.Trigger`` value). A hook for integrations: nothing in
     Cairn listens to it. (The reauthorization request of a budget overrun is
     opened by the sweep itself, in the same transaction, through
-    ``milestones.services.approval_requests_for_escalations``.)
+    ``approvals.services.approval_requests_for_escalations``.)
 """
 
 from django.dispatch import Signal

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
-from . import approvals, views
+from . import views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("portfolios", views.PortfolioViewSet, basename="portfolio")
@@ -11,5 +11,4 @@ router.register("milestones", views.MilestoneViewSet, basename="milestone")
 router.register("dependencies", views.DependencyViewSet, basename="dependency")
 router.register("updates", views.ProgressUpdateViewSet, basename="update")
 router.register("kpis", views.KPIViewSet, basename="kpi")
-router.register("approvals", approvals.ApprovalRequestViewSet, basename="approval")
 urlpatterns = router.urls

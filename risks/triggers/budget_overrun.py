@@ -87,10 +87,10 @@ class BudgetOverrun(TriggerSpec):
 
     def on_holding(self, escalations: list[Escalation]) -> None:
         """The financial review: one reauthorization request per unresolved
-        escalation (``milestones.services.approval_requests_for_escalations``
+        escalation (``approvals.services.approval_requests_for_escalations``
         skips those that have one, so a second sweep adds nothing and a missed
         one is caught up)."""
-        from milestones.services import approval_requests_for_escalations
+        from approvals.services import approval_requests_for_escalations
 
         wanted = [
             (e.pk, e.milestone_id, e.summary) for e in escalations if e.milestone_id

@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.roles import Role
+from approvals.models import ApprovalRequest
 from milestones import services
-from milestones.models import ApprovalRequest, Milestone, Status
+from milestones.models import Milestone, Status
 
 from ..factories import make_member
 

@@ -7,9 +7,10 @@ from collections import Counter
 
 import pytest
 
+from approvals.models import APPROVAL_CHANGE_FIELDS
 from milestones import fields
 from milestones.api.serializers import MilestoneCreateInput, MilestoneUpdateInput
-from milestones.models import APPROVAL_CHANGE_FIELDS, Milestone
+from milestones.models import Milestone
 
 
 def test_every_model_field_is_in_exactly_one_group():

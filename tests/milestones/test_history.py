@@ -15,11 +15,11 @@ from django.apps import apps
 from guardian.models import UserObjectPermissionBase
 
 from accounts.roles import Role
+from approvals import services as approval_services
+from approvals.models import ApprovalDecision, ApprovalRequest
 from milestones import services
 from milestones.models import (
     KPI,
-    ApprovalDecision,
-    ApprovalRequest,
     Checkpoint,
     Dependency,
     KPIMeasurement,
@@ -167,7 +167,7 @@ def test_baseline_changes_only_through_a_request_that_carries_its_reason(
             )
     reauthorization = ApprovalRequest.Kind.REAUTHORIZATION
     with pytest.raises(Invalid, match="Say why the change is needed"):
-        services.approval_request(
+        approval_services.approval_request(
             actor=pmo,
             milestone=milestone,
             kind=reauthorization,
@@ -176,14 +176,14 @@ def test_baseline_changes_only_through_a_request_that_carries_its_reason(
         )
     assert history_rows() == before
 
-    request = services.approval_request(
+    request = approval_services.approval_request(
         actor=pmo,
         milestone=milestone,
         kind=reauthorization,
         reason="Vendor contract renegotiated",
         new_approved_budget=Decimal("180000"),
     )
-    services.approval_decide(
+    approval_services.approval_decide(
         actor=executive, approval=request, outcome=ApprovalDecision.Outcome.APPROVE
     )
 
@@ -258,7 +258,7 @@ def test_reversed_dates_are_refused(org, pmo, portfolio):
     milestone = make_milestone(portfolio, org.fr)
     before = history_rows()
     with pytest.raises(Invalid, match="cannot be before the planned start"):
-        services.approval_request(
+        approval_services.approval_request(
             actor=pmo,
             milestone=milestone,
             kind=ApprovalRequest.Kind.BASELINE_CHANGE,

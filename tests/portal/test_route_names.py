@@ -24,8 +24,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from accounts.roles import Role
+from approvals import services as approval_services
+from approvals.models import ApprovalRequest
 from milestones import services
-from milestones.models import ApprovalRequest
 
 from .. import routes
 from ..factories import UserFactory, make_member, make_milestone
@@ -96,7 +97,7 @@ class Scenario:
                 actual_spend=Decimal("0"),
                 blockers=note,
             )
-        self.approval = services.approval_request(
+        self.approval = approval_services.approval_request(
             actor=None,
             milestone=self.tokyo,
             kind=ApprovalRequest.Kind.REAUTHORIZATION,

@@ -295,8 +295,8 @@ def test_command_as_user_is_scoped(programme, tmp_path, org, member):
 
 
 def test_pdf_lists_pending_approvals_and_reauthorizations(programme, executive, pmo):
-    from milestones.models import ApprovalRequest
-    from milestones.services import approval_request
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_request
 
     platform = programme.platform
     request = approval_request(
@@ -317,8 +317,8 @@ def test_pdf_lists_pending_approvals_and_reauthorizations(programme, executive, 
 
 
 def test_as_of_report_lists_the_approvals_pending_that_day(programme, executive, pmo):
-    from milestones.models import ApprovalRequest
-    from milestones.services import approval_decide, approval_request
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_decide, approval_request
 
     platform = programme.platform
     reauthorization = approval_request(
@@ -359,8 +359,8 @@ def test_as_of_report_hides_pending_approvals_out_of_the_readers_scope(
     programme, pmo, member, org
 ):
     from accounts.roles import Role
-    from milestones.models import ApprovalRequest
-    from milestones.services import approval_request
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_request
 
     outside = programme.tokyo  # Japan: outside EMEA
     approval_request(

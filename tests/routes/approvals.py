@@ -3,7 +3,7 @@ the API (``/api/v1/approvals/``) and the approval requests' admin.
 
 Without a role a user sees an empty queue and no request or milestone: a real
 object out of scope answers 404, like a missing one. Deciding, withdrawing and
-requesting are checked per role in ``tests/milestones/test_approval_views.py``
+requesting are checked per role in ``tests/approvals/test_views.py``
 and ``test_approval_api.py``.
 """
 
@@ -16,8 +16,8 @@ HIDDEN = "A real object out of scope: 404, like a missing one."
 
 
 def _request(ctx, unit=None):
-    from milestones.models import ApprovalRequest
-    from milestones.services import approval_request
+    from approvals.models import ApprovalRequest
+    from approvals.services import approval_request
 
     return approval_request(
         actor=None,
@@ -61,7 +61,7 @@ ROUTES = {
     "api:approval-withdraw": Api(
         method="post", no_role=404, kwargs=_approval, note=HIDDEN
     ),
-    "admin:milestones_approvalrequest_*": AdminModel(
+    "admin:approvals_approvalrequest_*": AdminModel(
         build=build_request,
         note="Read-only rows decided through approval_decide; never added or "
         "deleted here.",

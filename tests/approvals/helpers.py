@@ -10,8 +10,9 @@ from typing import Any
 
 from accounts import services as account_services
 from accounts.roles import Role
-from milestones import services
-from milestones.models import ApprovalRequest, Milestone
+from approvals import services as approval_services
+from approvals.models import ApprovalRequest
+from milestones.models import Milestone
 
 from ..factories import UserFactory, make_member, make_milestone
 
@@ -63,7 +64,7 @@ def reauthorization(
     actor, milestone: Milestone, budget: str | Decimal, **fields
 ) -> ApprovalRequest:
     """``actor`` asks to move the approved budget of ``milestone`` to ``budget``."""
-    return services.approval_request(
+    return approval_services.approval_request(
         actor=actor,
         milestone=milestone,
         kind=ApprovalRequest.Kind.REAUTHORIZATION,

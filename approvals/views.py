@@ -3,8 +3,8 @@ decide it, the decision and withdrawal posts, and the change request form.
 
 Same look as the contributor pages (the admin's, through
 ``admin.site.each_context``, with ``milestones/cairn.css``), usable on a
-phone. Reads go through ``approval_selectors`` and the access policy; writes
-through ``milestones.services``, whose refusals become form errors (400-type
+phone. Reads go through ``approvals.selectors`` and the access policy; writes
+through ``approvals.services``, whose refusals become form errors (400-type
 input), a 403, a 404, or a message (409: decided meanwhile).
 """
 
@@ -23,12 +23,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import policy
 from accounts.roles import APPROVE, CHANGE, VIEW
+from milestones.models import Milestone
 from portal.errors import Conflict, Invalid
 
-from . import approval_selectors as selectors
-from . import services
-from .approval_forms import ChangeRequestForm, DecisionForm, WithdrawForm
-from .models import APPROVAL_CHANGE_FIELDS, ApprovalDecision, ApprovalRequest, Milestone
+from . import kinds, selectors, services
+from .forms import ChangeRequestForm, DecisionForm, WithdrawForm
+from .models import APPROVAL_CHANGE_FIELDS, ApprovalDecision, ApprovalRequest
 
 QUEUE_PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 20
@@ -125,7 +125,7 @@ def queue(request):
     mine = list(selectors.my_pending_requests(user)[:MINE_LIMIT])
     return render(
         request,
-        "milestones/approvals/queue.html",
+        "approvals/queue.html",
         _context(
             request,
             title="Approvals",
@@ -163,7 +163,7 @@ def _render_detail(request, approval: ApprovalRequest, *, form=None, status=200)
         form = DecisionForm(initial={"version": milestone.version})
     return render(
         request,
-        "milestones/approvals/detail.html",
+        "approvals/detail.html",
         _context(
             request,
             title=f"Request #{approval.pk}",
@@ -288,7 +288,7 @@ def request_change(request, pk: int):
     )
     return render(
         request,
-        "milestones/approvals/request.html",
+        "approvals/request.html",
         _context(
             request,
             title=f"Request a change: {milestone.name}",
@@ -296,5 +296,6 @@ def request_change(request, pk: int):
             form=form,
             pending_items=pending,
             overrun_pct=selectors.overrun_pct(milestone),
+            kinds=list(kinds.KINDS.values()),
         ),
     )

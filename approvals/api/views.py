@@ -30,11 +30,12 @@ from accounts.api.base import (
     RestrictedViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from milestones.filtersets import visible
+from milestones.models import Milestone, Portfolio
 from portal.filters import FilterSet
 
-from .. import approval_selectors, services
-from ..filtersets import visible
-from ..models import ApprovalDecision, ApprovalRequest, Milestone, Portfolio
+from .. import selectors, services
+from ..models import ApprovalDecision, ApprovalRequest
 
 BAD_INPUT = OpenApiResponse(description="Invalid input: field errors.")
 FORBIDDEN = OpenApiResponse(
@@ -149,7 +150,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_awaiting_second(self, obj) -> bool:
-        return approval_selectors.awaiting_second(obj)
+        return selectors.awaiting_second(obj)
 
 
 class ApprovalCreateInput(InputSerializer):

@@ -17,8 +17,9 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet
 
 from accounts.roles import APPROVE, VIEW
+from milestones.models import Milestone, Portfolio
 
-from .models import ApprovalDecision, ApprovalRequest, Milestone, Portfolio
+from .models import ApprovalDecision, ApprovalRequest
 
 # The milestone history fields the approver's context shows.
 BASELINE_TRAIL_FIELDS = ("approved_budget", "planned_start", "planned_completion")

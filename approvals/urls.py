@@ -1,8 +1,8 @@
-"""Pages of the approvals flow (the API lives in ``api/approvals.py``)."""
+"""Pages of the approvals flow (the API lives in ``api/``)."""
 
 from django.urls import path
 
-from . import approval_views as views
+from . import views
 
 app_name = "approvals"
 urlpatterns = [

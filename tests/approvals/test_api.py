@@ -10,19 +10,20 @@ from decimal import Decimal
 import pytest
 
 from accounts.roles import Role
-from milestones import services
-from milestones.models import ApprovalRequest, Milestone
+from approvals import services as approval_services
+from approvals.models import ApprovalRequest
+from milestones.models import Milestone
 from tests.factories import make_member
 
 from ..factories import make_milestone
-from .approval_helpers import (
+from ..milestones.conftest_api import API, client_for, count_queries
+from .helpers import (
     build_scene,
     milestone_state,
     planner_and_executive,
     reauthorization,
     superuser,
 )
-from .conftest_api import API, client_for, count_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_list_shows_requests_in_scope(scene):
 def test_list_filters(scene):
     first = reauthorization(scene.owner, scene.milestone, "150000")
     reauthorization(scene.pmo, scene.milestone, "160000")
-    services.approval_decide(
+    approval_services.approval_decide(
         actor=scene.executive, approval=first, outcome="reject", comment="No"
     )
     client = client_for(scene.executive)
@@ -94,7 +95,7 @@ def test_list_query_count_is_constant(scene, few, many, django_assert_max_num_qu
         for i in range(n):
             milestone = make_milestone(scene.portfolio, scene.org.fr, owner=scene.owner)
             approval = reauthorization(scene.owner, milestone, 700000 + i)
-            services.approval_decide(
+            approval_services.approval_decide(
                 actor=scene.executive, approval=approval, outcome="approve"
             )
 

@@ -1,5 +1,5 @@
 """Forms of the approvals pages: they validate input only; the rules live in
-``milestones.services`` (``approval_request``, ``approval_decide``,
+``approvals.services`` (``approval_request``, ``approval_decide``,
 ``approval_withdraw``)."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Any
 
 from django import forms
 
+from milestones.models import Milestone
 from portal.forms import ServiceErrorsMixin
 
-from .models import ApprovalDecision, ApprovalRequest, Milestone
+from .models import ApprovalDecision, ApprovalRequest
 
 
 def _same_text(a: str, b: str) -> bool:

@@ -16,13 +16,16 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from accounts.roles import Role
-from milestones import approval_selectors, services
-from milestones.models import ApprovalDecision, ApprovalRequest, Milestone, Status
+from approvals import selectors as approval_selectors
+from approvals import services as approval_services
+from approvals.models import ApprovalDecision, ApprovalRequest
+from milestones import services
+from milestones.models import Milestone, Status
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import Notification
 
 from ..factories import make_member
-from .approval_helpers import (
+from .helpers import (
     build_scene,
     milestone_state,
     planner_and_executive,
@@ -42,13 +45,13 @@ def scene(org, portfolio, executive):
 
 
 def approve(actor, approval, **kwargs):
-    return services.approval_decide(
+    return approval_services.approval_decide(
         actor=actor, approval=approval, outcome=Outcome.APPROVE, **kwargs
     )
 
 
 def reject(actor, approval, comment="Not justified", **kwargs):
-    return services.approval_decide(
+    return approval_services.approval_decide(
         actor=actor,
         approval=approval,
         outcome=Outcome.REJECT,
@@ -97,13 +100,13 @@ def test_owner_requests_a_reauthorization_and_approvers_are_notified(scene):
 def test_notifications_are_not_duplicated_when_enqueued_again(scene):
     approval = reauthorization(scene.owner, scene.milestone, "150000")
     before = Notification.objects.count()
-    services._notify_approvers([approval], event="requested")
+    approval_services._notify_approvers([approval], event="requested")
     assert Notification.objects.count() == before
 
 
 def test_portfolio_manager_requests_a_baseline_change(scene):
     new_end = scene.milestone.planned_completion + timedelta(days=30)
-    approval = services.approval_request(
+    approval = approval_services.approval_request(
         actor=scene.pmo,
         milestone=scene.milestone,
         kind=Kind.BASELINE_CHANGE,
@@ -155,7 +158,7 @@ def test_bad_requests_are_refused_with_a_reason(scene, fields, error):
     }
     values.update(fields)
     with pytest.raises(Invalid) as refused:
-        services.approval_request(**values)
+        approval_services.approval_request(**values)
     if error:
         assert error in refused.value.errors
     else:
@@ -195,7 +198,7 @@ def test_approver_out_of_scope_gets_not_found(scene):
     with pytest.raises(NotFound):
         approve(scene.executive_apac, approval)
     with pytest.raises(NotFound):
-        services.approval_decide(
+        approval_services.approval_decide(
             actor=scene.executive, approval=999999, outcome=Outcome.APPROVE
         )
 
@@ -216,7 +219,7 @@ def test_a_per_object_validator_may_decide(scene):
 
     validator = make_member(Role.CONTRIBUTOR, scene.org.de, username="validator")
     policy.grant(validator, [VIEW, APPROVE], scene.milestone)
-    approval = services.approval_request(
+    approval = approval_services.approval_request(
         actor=scene.owner,
         milestone=scene.milestone,
         kind=Kind.BASELINE_CHANGE,
@@ -327,7 +330,7 @@ def test_executive_without_a_limit_cannot_approve_an_amount_alone(scene, org):
     approval = reauthorization(scene.owner, scene.milestone, "100001")
     assert approve(no_limit, approval).status == ApprovalRequest.Status.PENDING
     # A date-only reauthorization has no amount: one approval is enough.
-    dates = services.approval_request(
+    dates = approval_services.approval_request(
         actor=scene.owner,
         milestone=scene.milestone,
         kind=Kind.REAUTHORIZATION,
@@ -416,10 +419,12 @@ def test_rejected_request_changes_nothing(scene):
 def test_requester_withdraws_a_pending_request(scene):
     approval = reauthorization(scene.owner, scene.milestone, "150000")
     with pytest.raises(Forbidden):
-        services.approval_withdraw(actor=scene.pmo, approval=approval)
+        approval_services.approval_withdraw(actor=scene.pmo, approval=approval)
     with pytest.raises(NotFound):
-        services.approval_withdraw(actor=scene.executive_apac, approval=approval)
-    withdrawn = services.approval_withdraw(
+        approval_services.approval_withdraw(
+            actor=scene.executive_apac, approval=approval
+        )
+    withdrawn = approval_services.approval_withdraw(
         actor=scene.owner, approval=approval, comment="Found savings"
     )
     assert withdrawn.status == ApprovalRequest.Status.WITHDRAWN
@@ -427,7 +432,7 @@ def test_requester_withdraws_a_pending_request(scene):
         "Withdrawn: Found savings"
     )
     with pytest.raises(Conflict):
-        services.approval_withdraw(actor=scene.owner, approval=approval)
+        approval_services.approval_withdraw(actor=scene.owner, approval=approval)
     with pytest.raises(Conflict):
         approve(scene.executive, approval)
 
@@ -528,14 +533,14 @@ def test_rejected_completion_stays_pending_and_can_be_asked_again(gated):
     assert Milestone.objects.get(pk=gated.milestone.pk).status == (
         Status.PENDING_VALIDATION
     )
-    again = services.approval_request(
+    again = approval_services.approval_request(
         actor=gated.owner,
         milestone=gated.milestone,
         kind=Kind.COMPLETION,
         reason="Evidence attached",
     )
     with pytest.raises(Invalid, match="already awaits validation"):
-        services.approval_request(
+        approval_services.approval_request(
             actor=gated.owner,
             milestone=gated.milestone,
             kind=Kind.COMPLETION,
@@ -616,14 +621,14 @@ def test_after_a_past_validation_the_gate_is_part_of_the_baseline(gated):
         )
     assert "requires_validation" in refused.value.errors
     with pytest.raises(Invalid, match="baseline change for .* completion gate"):
-        services.approval_request(
+        approval_services.approval_request(
             actor=gated.owner,
             milestone=gated.milestone,
             kind=Kind.REAUTHORIZATION,
             reason="Gate",
             new_requires_validation=False,
         )
-    request = services.approval_request(
+    request = approval_services.approval_request(
         actor=gated.owner,
         milestone=gated.milestone,
         kind=Kind.BASELINE_CHANGE,
@@ -636,7 +641,7 @@ def test_after_a_past_validation_the_gate_is_part_of_the_baseline(gated):
 
 def test_a_pending_validations_gate_is_lifted_only_by_approval(gated):
     report_completed(gated.contributor, gated.milestone)
-    request = services.approval_request(
+    request = approval_services.approval_request(
         actor=gated.owner,
         milestone=gated.milestone,
         kind=Kind.BASELINE_CHANGE,
@@ -691,10 +696,10 @@ def test_escalation_service_is_idempotent(scene):
         actual_spend=Decimal("80000"),
         estimate_at_completion=Decimal("130000"),
     )
-    first, created = services.approval_request_for_escalation(
+    first, created = approval_services.approval_request_for_escalation(
         milestone=scene.milestone, escalation_id=41, summary="30 % over budget"
     )
-    again, created_again = services.approval_request_for_escalation(
+    again, created_again = approval_services.approval_request_for_escalation(
         milestone=scene.milestone.pk, escalation_id=41
     )
     assert (created, created_again) == (True, False)
@@ -706,7 +711,7 @@ def test_escalation_service_is_idempotent(scene):
 
 
 def test_escalation_without_an_estimate_raises_no_request(scene):
-    assert services.approval_request_for_escalation(
+    assert approval_services.approval_request_for_escalation(
         milestone=scene.milestone, escalation_id=42
     ) == (None, False)
     assert not ApprovalRequest.objects.exists()

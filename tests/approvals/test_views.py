@@ -11,11 +11,13 @@ import pytest
 from django.urls import reverse
 
 from accounts.roles import Role
+from approvals import services as approval_services
+from approvals.models import ApprovalRequest
 from milestones import services
-from milestones.models import ApprovalRequest, Milestone, Status
+from milestones.models import Milestone, Status
 
 from ..factories import make_member, make_milestone
-from .approval_helpers import (
+from .helpers import (
     build_scene,
     milestone_state,
     planner_and_executive,
@@ -120,7 +122,7 @@ def test_queue_query_count_is_constant(
         )
         approval = reauthorization(scene.owner, milestone, 150000 + i)
         if i % 2:
-            services.approval_decide(
+            approval_services.approval_decide(
                 actor=scene.executive2,
                 approval=approval,
                 outcome="reject",
@@ -151,7 +153,7 @@ def test_detail_shows_history_overrun_and_escalation(as_user, scene):
         actual_spend=Decimal("80000"),
         estimate_at_completion=Decimal("130000"),
     )
-    approval, _ = services.approval_request_for_escalation(
+    approval, _ = approval_services.approval_request_for_escalation(
         milestone=scene.milestone, escalation_id=7, summary="30 % over budget"
     )
     response = as_user(scene.executive).get(detail_url(approval))
@@ -218,7 +220,7 @@ def test_reject_without_comment_shows_the_form_again(as_user, scene):
 
 def test_deciding_a_decided_request_says_so(as_user, scene):
     approval = reauthorization(scene.owner, scene.milestone, "150000")
-    services.approval_decide(
+    approval_services.approval_decide(
         actor=scene.executive2, approval=approval, outcome="approve"
     )
     response = as_user(scene.executive).post(
@@ -317,7 +319,7 @@ def test_change_request_page_needs_change_rights(as_user, scene, contributor_apa
 
 
 def admin_change_url(approval) -> str:
-    return reverse("admin:milestones_approvalrequest_change", args=[approval.pk])
+    return reverse("admin:approvals_approvalrequest_change", args=[approval.pk])
 
 
 def admin_decision(**fields) -> dict:
@@ -377,7 +379,7 @@ def test_admin_refuses_own_request_and_offers_no_add(as_user, scene, org):
     assert response.status_code == 200
     assert "You cannot decide your own request." in response.content.decode()
     assert ApprovalRequest.objects.get().is_pending
-    add = client.get(reverse("admin:milestones_approvalrequest_add"))
+    add = client.get(reverse("admin:approvals_approvalrequest_add"))
     assert add.status_code == 403
 
 
