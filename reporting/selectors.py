@@ -59,6 +59,7 @@ from scheduling import selectors as sched
 from scheduling.engine import TaskSchedule
 
 from . import charts
+from . import status as rag
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +133,23 @@ def heat_cells_from(heat_map: rs.HeatMap) -> list[charts.HeatCell]:
     ]
 
 
-def category_bars(categories: list[ms.CategoryProgress]) -> list[charts.CategoryBar]:
+def category_bars(
+    categories: list[ms.CategoryProgress],
+    status: rag.PortfolioStatus | None = None,
+) -> list[charts.CategoryBar]:
+    """Bars coloured by the categories' one status (``reporting.status``)
+    when it is known, else by their milestones' reported status."""
     return [
         charts.CategoryBar(
             label=c.name,
             progress=float(c.progress),
             expected=float(c.planned_progress),
             weight=float(c.weight),
-            status=c.status,
+            status=(
+                rag.category_of(status, c.category.pk).rag
+                if status is not None
+                else c.status
+            ),
         )
         for c in categories
     ]
@@ -398,6 +408,13 @@ class LiveSource:
             limit,
         )
 
+    def status_milestones(self) -> QuerySet | None:
+        """The rows ``reporting.status`` reads (None: today's, its default)."""
+        return None
+
+    def status_escalations(self) -> QuerySet | None:
+        return None
+
     def links(self) -> list[tuple[int, int, str, int]]:
         return list(
             Dependency.objects.restrict(self.user, VIEW)
@@ -453,10 +470,23 @@ class PortfolioCard:
     chart: SafeString
     # P80 finish and odds of finishing on time (None: nothing to schedule).
     outlook: sched.ScheduleOutlook | None = None
+    # The one status of the portfolio, its categories and milestones.
+    status: rag.PortfolioStatus | None = None
 
     @property
     def status_counts(self) -> list[tuple[str, str, int]]:
         return status_counts(self.progress.counts)
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
+
+
+def scorecard_rows(
+    categories: list[ms.CategoryProgress], status: rag.PortfolioStatus | None
+) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+    """Each category with its status, for the scorecard tables."""
+    return [(c, rag.category_of(status, c.category.pk)) for c in categories]
 
 
 def status_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
@@ -516,16 +546,19 @@ def dashboard(user, *, today: date | None = None) -> Dashboard:
     portfolios = list(portfolios_for(user))
     outlooks = sched.portfolio_outlooks(user, portfolios, today=today, allow_stale=True)
     figures = ms.portfolio_figures(user, portfolios, today=today)
+    statuses = rag.statuses(user, portfolios, outlooks)
     cards = []
     for portfolio in portfolios:
         categories = figures[portfolio.pk].categories
+        status = statuses.get(portfolio.pk)
         cards.append(
             PortfolioCard(
                 portfolio=portfolio,
                 progress=figures[portfolio.pk].progress,
                 categories=categories,
-                chart=charts.progress_by_category(category_bars(categories)),
+                chart=charts.progress_by_category(category_bars(categories, status)),
                 outlook=outlooks.get(portfolio.pk),
+                status=status,
             )
         )
     ids = [p.pk for p in portfolios]
@@ -580,10 +613,16 @@ class PortfolioDashboard:
     regions: list[ms.RegionFigures]
     charts: dict[str, SafeString] = field(default_factory=dict)
     due_within_days: int = DUE_WITHIN_DAYS
+    outlook: sched.ScheduleOutlook | None = None
+    status: rag.PortfolioStatus | None = None
 
     @property
     def status_counts(self) -> list[tuple[str, str, int]]:
         return status_counts(self.progress.counts)
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
 
 
 def portfolio_dashboard(
@@ -601,7 +640,13 @@ def portfolio_dashboard(
         LIST_LIMIT,
     )
     timeline = list(source.milestones().order_by("planned_start", "id"))
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
     return PortfolioDashboard(
+        outlook=outlooks.get(portfolio.pk),
+        status=status,
         portfolio=portfolio,
         today=today,
         progress=source.progress(),
@@ -615,7 +660,9 @@ def portfolio_dashboard(
         due_count=due_count,
         regions=ms.regional_comparison(user, portfolio, today=today),
         charts={
-            "categories": charts.progress_by_category(category_bars(categories)),
+            "categories": charts.progress_by_category(
+                category_bars(categories, status)
+            ),
             "heat_map": charts.risk_heat_map(source.heat_cells()),
             "gantt": gantt_chart(
                 timeline,
@@ -736,6 +783,12 @@ class CategorySection:
     figures: ms.CategoryProgress
     milestones: list
     hidden: int
+    # The one status of each of ``milestones`` (same order).
+    statuses: list = field(default_factory=list)
+
+    @property
+    def rows(self) -> list:
+        return list(zip(self.milestones, self.statuses, strict=False))
 
 
 @dataclass
@@ -776,6 +829,9 @@ class ExecutiveReport:
     # The portfolio's P80 finish and odds of finishing on time, as of the
     # report day (None: nothing to schedule).
     schedule: sched.ScheduleOutlook | None = None
+    # The one status of the portfolio, its categories and milestones, as of
+    # the report day.
+    status: rag.PortfolioStatus | None = None
     # The audit chain's head when the report was generated ("SEQ:HASH"): an
     # anchor kept outside the database (verify_audit_chain --expect-head).
     audit_anchor: str = ""
@@ -791,6 +847,13 @@ class ExecutiveReport:
     @property
     def title(self) -> str:
         return f"{self.portfolio.name} Progress Report - {self.as_of:%d %B %Y}"
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
+
+    def milestone_status(self, milestone_id: int) -> rag.RagStatus | None:
+        return self.status.milestones.get(milestone_id) if self.status else None
 
 
 def report_source(user, portfolio: Portfolio, as_of: date | None):
@@ -878,7 +941,19 @@ def executive_report(
         outlook = sched.portfolio_outlook_as_of(user, portfolio, day)
     else:
         outlook = sched.portfolio_outlook(user, portfolio, today=day)
+    status = rag.statuses(
+        user,
+        [portfolio],
+        {portfolio.pk: outlook},
+        milestones=source.status_milestones(),
+        escalations=source.status_escalations(),
+    ).get(portfolio.pk)
+    for section in sections:
+        section.statuses = [
+            status.milestones.get(m.id) if status else None for m in section.milestones
+        ]
     return ExecutiveReport(
+        status=status,
         portfolio=portfolio,
         as_of=day,
         period_start=period_start,
@@ -905,7 +980,9 @@ def executive_report(
         escalations=escalations,
         escalation_count=escalation_count,
         charts={
-            "categories": charts.progress_by_category(category_bars(categories)),
+            "categories": charts.progress_by_category(
+                category_bars(categories, status)
+            ),
             "heat_map": charts.risk_heat_map(source.heat_cells()),
             "gantt": gantt_chart(
                 milestones,
@@ -933,10 +1010,17 @@ class SchedulePage:
 
     schedule: sched.PortfolioSchedule
     gantt: SafeString
+    status: rag.PortfolioStatus | None = None
 
     @property
     def portfolio(self) -> Portfolio:
         return self.schedule.portfolio
+
+    @property
+    def rows(self) -> list[tuple[sched.MilestoneSchedule, rag.RagStatus | None]]:
+        """Each visible milestone with its one status."""
+        found = self.status.milestones if self.status else {}
+        return [(m, found.get(m.id)) for m in self.schedule.milestones]
 
 
 def schedule_gantt(
@@ -985,6 +1069,9 @@ def schedule_page(
 ) -> SchedulePage:
     """The schedule page of ``portfolio`` as ``user`` may see it."""
     schedule = sched.portfolio_schedule(user, portfolio, today=today)
+    status = rag.statuses(user, [portfolio], {portfolio.pk: schedule.outlook})
     return SchedulePage(
-        schedule, schedule_gantt(schedule, href=milestone_href(portfolio))
+        schedule,
+        schedule_gantt(schedule, href=milestone_href(portfolio)),
+        status=status.get(portfolio.pk),
     )
