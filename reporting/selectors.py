@@ -998,6 +998,49 @@ def executive_report(
     )
 
 
+# Status summary (API) ---------------------------------------------------------
+
+
+def status_summary(user, portfolio: Portfolio, *, today: date | None = None) -> dict:
+    """The one status of ``portfolio``, its categories and the milestones
+    ``user`` may view, as plain data for the API (four queries when the
+    outlook is memoised: outlook key, escalations, milestones, categories)."""
+    outlooks = sched.portfolio_outlooks(user, [portfolio], today=today)
+    outlook = outlooks.get(portfolio.pk)
+    status = rag.statuses(user, [portfolio], outlooks)[portfolio.pk]
+    categories = (
+        MilestoneCategory.objects.restrict(user, VIEW)
+        .filter(portfolio=portfolio)
+        .order_by("order", "name")
+        .values_list("pk", "name")
+    )
+
+    def plain(s: rag.RagStatus) -> dict:
+        return {"rag": s.rag, "label": s.label, "reason": s.reason}
+
+    def float_of(pk: int) -> int | None:
+        found = outlook.milestones.get(pk) if outlook else None
+        return None if found is None or found.done else found.plan_float
+
+    return {
+        "portfolio": portfolio.slug,
+        "status": plain(status.overall),
+        "categories": [
+            {"id": pk, "name": name, **plain(rag.category_of(status, pk))}
+            for pk, name in categories
+        ],
+        "milestones": [
+            {
+                "id": pk,
+                "name": status.names[pk],
+                "float_days": float_of(pk),
+                **plain(s),
+            }
+            for pk, s in status.milestones.items()
+        ],
+    }
+
+
 # Schedule page ---------------------------------------------------------------
 
 SCHEDULE_GANTT_MAX_ROWS = 150

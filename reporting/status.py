@@ -277,6 +277,7 @@ class PortfolioStatus:
     overall: RagStatus
     categories: dict[int, RagStatus] = field(default_factory=dict)
     milestones: dict[int, RagStatus] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)  # milestone names
 
 
 def _escalation_counts(
@@ -349,6 +350,7 @@ def statuses(
             t=t,
         )
         result[portfolio_id].milestones[pk] = m
+        result[portfolio_id].names[pk] = name
         members[portfolio_id].setdefault(category_id, []).append((name, m))
     for portfolio in portfolios:
         bundle = result[portfolio.pk]
