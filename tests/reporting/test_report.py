@@ -34,7 +34,8 @@ def test_pdf_names_the_portfolio_the_selector_progress_and_the_top_risks(
 
     assert "AI Transformation Progress Report" in text
     assert f"{expected.progress}%" in text
-    assert f"{expected.progress}% complete (planned {expected.planned_progress}%" in text
+    planned = expected.planned_progress
+    assert f"{expected.progress}% complete (planned {planned}%" in text
     # The one status with its reason (reporting.status), not "behind plan".
     report = executive_report(executive, portfolio)
     assert f"Status: {report.status.overall.label}" in text
