@@ -683,10 +683,20 @@ class CategoryDetail:
     portfolio: Portfolio
     figures: ms.CategoryProgress
     milestones: list[Milestone]
+    status: rag.PortfolioStatus | None = None
 
     @property
     def category(self) -> MilestoneCategory:
         return self.figures.category
+
+    @property
+    def category_status(self) -> rag.RagStatus:
+        return rag.category_of(self.status, self.category.pk)
+
+    @property
+    def rows(self) -> list[tuple[Milestone, rag.RagStatus | None]]:
+        found = self.status.milestones if self.status else {}
+        return [(m, found.get(m.pk)) for m in self.milestones]
 
 
 def category_detail(
@@ -711,7 +721,11 @@ def category_detail(
         .filter(category_id=category_id)
         .order_by("planned_completion", "name")
     )
-    return CategoryDetail(portfolio, figures, list(milestones))
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
+    return CategoryDetail(portfolio, figures, list(milestones), status)
 
 
 @dataclass
@@ -726,6 +740,9 @@ class MilestoneDetail:
     # Neighbours outside the reader's scope: counted, never named.
     hidden_predecessors: int = 0
     hidden_successors: int = 0
+    # Its one status and its float against the plan (None: not scheduled).
+    status: rag.RagStatus | None = None
+    float_days: int | None = None
 
 
 def milestone_detail(
@@ -755,7 +772,15 @@ def milestone_detail(
         before=Count("pk", filter=Q(successor=milestone)),
         after=Count("pk", filter=Q(predecessor=milestone)),
     )
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
+    outlook = outlooks.get(portfolio.pk)
+    found = outlook.milestones.get(milestone.pk) if outlook else None
     return MilestoneDetail(
+        status=status.milestones.get(milestone.pk) if status else None,
+        float_days=None if found is None or found.done else found.plan_float,
         milestone=milestone,
         updates=list(updates),
         risks=list(

@@ -333,3 +333,13 @@ def test_the_demo_status_forecast_and_float_tell_one_story(client):
         html = client.get(url).content.decode()
         assert found[ai.pk].overall.reason in html.replace("&#x27;", "'"), url
         assert "on plan" not in html, url
+    # Its category and its own page say the same.
+    category = client.get(
+        reverse("reporting:category", args=[ai.slug, proof.category_id])
+    ).content.decode()
+    assert found[ai.pk].categories[proof.category_id].reason in category
+    page = client.get(
+        reverse("reporting:milestone", args=[ai.slug, proof.pk])
+    ).content.decode()
+    assert found[ai.pk].milestones[proof.pk].reason in page
+    assert f'data-figure="float">{row.total_float} days' in page
