@@ -32,7 +32,8 @@ Rules
 
 The reason names every signal beyond its amber threshold, the worst first,
 e.g. "P80 finish 11 weeks after plan (12 % chance of finishing by 8 May
-2028)"; spans of four weeks or more are in weeks, shorter ones in days.
+2028)"; spans of eight weeks or more are in weeks, shorter ones in days (they sit
+beside day counts on the pages).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class RagStatus:
 
     @property
     def text(self) -> str:
-        """``"amber: P80 finish 3 weeks after plan"``."""
+        """``"amber: P80 finish 16 days after plan"``."""
         return f"{self.label.lower()}: {self.reason}"
 
     @property
@@ -119,9 +120,9 @@ NO_MILESTONES = RagStatus(Rag.NO_DATA, "no milestones to schedule")
 
 
 def span(days: int) -> str:
-    """Days as people say them: "1 day", "9 days", "3 weeks"."""
+    """Days as people say them: "1 day", "33 days", "11 weeks"."""
     days = abs(days)
-    if days >= 28:
+    if days >= 56:
         return f"{round(days / 7)} weeks"
     return f"{days} day{'' if days == 1 else 's'}"
 

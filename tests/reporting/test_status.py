@@ -63,11 +63,12 @@ def portfolio_outlook(*, slip=0, p80_days=0, probability=0.9, count=3):
 
 
 def test_span_reads_days_then_weeks():
-    assert [rag.span(d) for d in (1, 9, 27, 28, 77)] == [
+    assert [rag.span(d) for d in (1, 9, 33, 55, 56, 77)] == [
         "1 day",
         "9 days",
-        "27 days",
-        "4 weeks",
+        "33 days",
+        "55 days",
+        "8 weeks",
         "11 weeks",
     ]
 
@@ -115,7 +116,7 @@ def test_escalations_make_a_milestone_amber_then_red():
     # A late finish leads; the escalations follow in the reason.
     late = outlook_of(finish_days=33, p80_days=36)
     assert rag.milestone_status(late, status="delayed", escalations=1, t=T).text == (
-        "red: scheduled finish 5 weeks after plan; 1 open escalation"
+        "red: scheduled finish 33 days after plan; 1 open escalation"
     )
 
 
@@ -132,13 +133,13 @@ def test_reported_completion_is_green_and_unscheduled_is_no_data():
 def test_category_is_its_worst_milestone_with_the_reason():
     green = rag.RagStatus("green", "on schedule")
     amber = rag.RagStatus("amber", "scheduled finish 7 days after plan")
-    red = rag.RagStatus("red", "scheduled finish 5 weeks after plan; 1 open escalation")
+    red = rag.RagStatus("red", "scheduled finish 33 days after plan; 1 open escalation")
     assert rag.worst_of([("A", green), ("B", green)], "milestone").text == (
         "green: all 2 milestones green"
     )
     assert (
         rag.worst_of([("A", green), ("B", amber), ("C", red)], "milestone").text
-        == "red: 1 of 3 milestones red (C: scheduled finish 5 weeks after plan)"
+        == "red: 1 of 3 milestones red (C: scheduled finish 33 days after plan)"
     )
     assert rag.worst_of([], "milestone").text == "no data: no milestones"
 
