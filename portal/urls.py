@@ -55,6 +55,7 @@ urlpatterns = [
     ),
     path("", include("milestones.urls")),
     path("", include("milestones.approval_urls")),
+    path("", include("risks.urls")),
     path("", include("reporting.urls")),
 ]
 
