@@ -84,7 +84,13 @@ def test_other_roles_see_it_without_actions_and_are_refused(client, escalation, 
 
     assert escalation.summary in page
     assert "Acknowledge</button>" not in page and "Assign</button>" not in page
-    assert client.post(f"/escalations/{escalation.pk}/acknowledge/").status_code == 403
+    refused = client.post(f"/escalations/{escalation.pk}/acknowledge/")
+    assert refused.status_code == 403
+    # The styled 403 page: why, with the navigation.
+    html = refused.content.decode()
+    assert "You may not do this" in html
+    assert "Only the target role (Executive)" in html
+    assert 'class="cairn-nav"' in html
     response = client.post(
         f"/escalations/{escalation.pk}/assign/", {"assignee": pmo.pk}
     )
