@@ -556,6 +556,30 @@ def test_stale_form_shows_what_changed_and_keeps_input(
     assert emea_milestone.version == 3
 
 
+def test_conflict_with_oneself_in_another_window_says_so(
+    client, contributor_emea, emea_milestone
+):
+    login(client, contributor_emea)
+    client.get(update_url(emea_milestone))
+    # The same person saves from another window meanwhile.
+    submit(
+        emea_milestone,
+        contributor_emea,
+        status=Status.AT_RISK,
+        percent_complete=Decimal("25"),
+        actual_spend=Decimal("300"),
+    )
+
+    response = client.post(update_url(emea_milestone), form_data(emea_milestone))
+
+    assert response.status_code == 200 and response.context["conflict"]
+    assert "You updated this milestone in another window" in response.text
+    assert "Someone else" not in response.text
+    changes = {c.field: c for c in response.context["changes"]}
+    assert changes["percent_complete"].by == "you, in another window"
+    assert "you, in another window" in response.text
+
+
 def test_conflict_asks_to_attach_evidence_again(
     client, contributor_emea, pmo, emea_milestone, media
 ):
