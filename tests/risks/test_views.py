@@ -4,6 +4,8 @@ count beside Notifications in the navigation."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from accounts.roles import Role
@@ -38,6 +40,8 @@ def test_the_target_role_sees_and_acknowledges_it(client, escalation, executive)
 
     assert f'data-escalation="{escalation.pk}"' in page
     assert escalation.summary in page
+    # Dates read as on the pages ("3 Feb 2027"), not ISO.
+    assert re.search(r"\(\d{1,2} [A-Z][a-z]{2} \d{4} instead of", escalation.summary)
     assert "Acknowledge</button>" in page
     response = client.post(f"/escalations/{escalation.pk}/acknowledge/", follow=True)
     escalation.refresh_from_db()
