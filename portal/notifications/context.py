@@ -12,14 +12,16 @@ from . import selectors
 _ATTR = "_cairn_unread_notifications"
 
 
-def unread_notifications(request) -> dict:
-    def count() -> int:
-        if not hasattr(request, _ATTR):
-            user = getattr(request, "user", None)
-            value = 0
-            if user is not None and user.is_authenticated:
-                value = selectors.unread_count(user)
-            setattr(request, _ATTR, value)
-        return getattr(request, _ATTR)
+def unread_for(request) -> int:
+    """The signed-in user's unread count, counted once per request."""
+    if not hasattr(request, _ATTR):
+        user = getattr(request, "user", None)
+        value = 0
+        if user is not None and user.is_authenticated:
+            value = selectors.unread_count(user)
+        setattr(request, _ATTR, value)
+    return getattr(request, _ATTR)
 
-    return {"unread_notifications": count}
+
+def unread_notifications(request) -> dict:
+    return {"unread_notifications": lambda: unread_for(request)}
