@@ -738,6 +738,22 @@ def test_quick_update_refuses_rows_out_of_scope(
     assert Milestone.objects.get(pk=apac_milestone.pk).version == 1
 
 
+def test_quick_update_conflict_with_oneself_says_another_window(
+    client, contributor_emea, three_rows
+):
+    a, b, _ = three_rows
+    login(client, contributor_emea)
+    form = client.get(QUICK).context["form"]
+    submit(b, contributor_emea, percent_complete=Decimal("70"))
+    data = _quick_post_data(form, **{f"percent-{b.pk}": "30"})
+
+    response = client.post(QUICK, data)
+
+    rows = {r.milestone.pk: r for r in response.context["form"].rows()}
+    message = " ".join(rows[b.pk].errors)
+    assert "Changed by you, in another window" in message
+
+
 def test_quick_update_refuses_rows_changed_meanwhile(
     client, contributor_emea, pmo, three_rows
 ):
