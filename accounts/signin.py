@@ -2,6 +2,7 @@
 
 - :func:`client_username` is ``AXES_USERNAME_CALLABLE``: the name a failure is
   counted under, clipped so odd input never reaches axes' table.
+- :func:`record_last_login` notes a sign-in without a history row.
 - :func:`signed_in` clears a username's own failures after a successful sign-in
   on the token endpoint, which starts no session (the login page gets the
   same from axes' ``user_logged_in`` receiver).
@@ -42,3 +43,20 @@ def signed_in(username: str) -> None:
 
     if settings.AXES_RESET_ON_SUCCESS:
         reset(username=username)
+
+
+def record_last_login(sender, user, **kwargs) -> None:
+    """Django's ``update_last_login`` without a history row.
+
+    ``last_login`` is left out of the user's history, but the save would
+    still add an empty "Changed User" row to the audit trail at every
+    sign-in. A sign-in is an access event (``portal.audit`` records it), not
+    a change to the user.
+    """
+    from django.contrib.auth.models import update_last_login
+
+    user.skip_history_when_saving = True
+    try:
+        update_last_login(sender, user, **kwargs)
+    finally:
+        del user.skip_history_when_saving

@@ -30,7 +30,7 @@ from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.kernel import validated_save
 from portal.notifications import Message
-from portal.notifications.services import notifications_enqueue
+from portal.notifications.services import notifications_enqueue, notifications_resolve
 from portal.retry import retry_on_deadlock
 
 from . import kinds
@@ -293,6 +293,7 @@ def approval_withdraw(
         "Withdrawn" + (f": {comment.strip()}" if (comment or "").strip() else "")
     )
     current.save(update_fields=["status", "decided_at"])
+    _resolve_asks(current, f"Withdrawn by {actor or 'the system'}")
     current.milestone = milestone
     return current
 
@@ -435,8 +436,16 @@ def _close_request(
         f"{ApprovalRequest.Status(status).label} by {actor}"
     )
     approval.save(update_fields=["status", "decided_at"])
+    _resolve_asks(approval, f"{ApprovalRequest.Status(status).label} by {actor}")
     _notify_requester(approval)
     return approval
+
+
+def _resolve_asks(approval: ApprovalRequest, resolution: str) -> int:
+    """The approvers' "approval needed" notifications of a settled request are
+    resolved (in this transaction, before the requester is told the outcome,
+    whose message links to the same page and stays unread)."""
+    return notifications_resolve(link=_request_link(approval), resolution=resolution)
 
 
 # Completion gates ---------------------------------------------------------------

@@ -127,13 +127,31 @@ class Change:
     theirs: str
     by: str
     when: datetime | None
+    by_reader: bool = False  # the reader themself, in another window
+
+
+#: Who changed it, when it was the reader (another tab or window).
+YOU_ELSEWHERE = "you, in another window"
+
+
+def _who(record, reader) -> str:
+    if record is None or not record.history_user_id:
+        return "the system"
+    if reader is not None and record.history_user_id == reader.pk:
+        return YOU_ELSEWHERE
+    return str(record.history_user)
 
 
 def changes_since(
-    milestone: Milestone, base_version: int, submitted: dict[str, Any]
+    milestone: Milestone,
+    base_version: int,
+    submitted: dict[str, Any],
+    *,
+    reader=None,
 ) -> list[Change]:
-    """What others changed on ``milestone`` after ``base_version``, field by
-    field, with who changed it last and when (from the milestone's history)."""
+    """What was changed on ``milestone`` after ``base_version``, field by
+    field, with who changed it last ("you, in another window" when it was
+    ``reader``) and when (from the milestone's history)."""
     fields = _shown_fields()
     records = list(
         Milestone.history.filter(id=milestone.pk, version__gte=base_version)
@@ -172,8 +190,9 @@ def changes_since(
                 label=str(f.verbose_name).capitalize(),
                 yours=yours,
                 theirs=_display(f.name, getattr(milestone, f.attname)),
-                by=str(record.history_user) if record.history_user else "the system",
+                by=_who(record, reader),
                 when=record.history_date,
+                by_reader=reader is not None and record.history_user_id == reader.pk,
             )
         )
     return result
@@ -267,9 +286,17 @@ def update(request, pk: int):
             except Conflict:
                 milestone = _milestone_for_update(request.user, pk)
                 changes = changes_since(
-                    milestone, form.cleaned_data["version"], form.cleaned_data
+                    milestone,
+                    form.cleaned_data["version"],
+                    form.cleaned_data,
+                    reader=request.user,
                 )
-                form = _restart_from(request, form, milestone)
+                form = _restart_from(
+                    request,
+                    form,
+                    milestone,
+                    by_reader=bool(changes) and all(c.by_reader for c in changes),
+                )
             except Invalid as exc:
                 form.add_service_errors(exc)
             else:
@@ -307,19 +334,28 @@ def update(request, pk: int):
     )
 
 
-def _restart_from(request, form: ProgressUpdateForm, milestone: Milestone):
+def _restart_from(
+    request, form: ProgressUpdateForm, milestone: Milestone, *, by_reader: bool = False
+):
     """The user's input again, now based on the current version.
 
     Nothing was saved; submitting again applies the user's values knowingly.
+    ``by_reader``: every change meanwhile was the user's own, in another
+    window, and the message says so.
     """
     data = request.POST.copy()
     data["version"] = str(milestone.version)
     again = ProgressUpdateForm(data, milestone=milestone)
     again.is_valid()
+    who = (
+        "You updated this milestone in another window"
+        if by_reader
+        else "Someone else updated this milestone"
+    )
     again.add_error(
         "version",
         ValidationError(
-            "Someone else updated this milestone while you were editing it. "
+            f"{who} while you were editing it here. "
             "Nothing was saved. Your input is kept below: check what changed, "
             "then submit again to save your values.",
             code="conflict",
@@ -432,8 +468,8 @@ def _quick_conflict(request, form: QuickUpdateForm, stale: list[int]) -> None:
         m = current[pk]
         record = latest.get(pk)
         who = (
-            str(record.history_user)
-            if record is not None and record.history_user
+            _who(record, request.user)
+            if record is not None and record.history_user_id
             else "someone else"
         )
         when = (

@@ -20,7 +20,9 @@ class NotificationQuerySet(RestrictedQuerySet):
         return self.filter(channel=Notification.Channel.PORTAL)
 
     def unread(self):
-        return self.in_portal().filter(read_at__isnull=True)
+        """In-portal, not read, and still asking for something (a resolved
+        one, about a request since decided, no longer counts)."""
+        return self.in_portal().filter(read_at__isnull=True, resolved_at__isnull=True)
 
 
 class Notification(models.Model):
@@ -68,6 +70,12 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="What it asked for was settled (a request decided).",
+    )
+    resolution = models.CharField(max_length=200, blank=True)
 
     objects = NotificationQuerySet.as_manager()
     access_scope = Scope(owner="recipient")

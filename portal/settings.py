@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.notifications.context.unread_notifications",
             ],
         },
     },
@@ -306,6 +307,17 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # Cairn's own settings.
 CAIRN_DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo")
+# The one status (reporting.status; README "Status: green, amber, red"): a
+# signal beyond its amber / red threshold turns a milestone or portfolio
+# amber / red. Days are "more than"; escalations are "at least".
+CAIRN_STATUS = {
+    "amber_slip_days": env.int("STATUS_AMBER_SLIP_DAYS", default=0),
+    "red_slip_days": env.int("STATUS_RED_SLIP_DAYS", default=14),
+    "amber_p80_days": env.int("STATUS_AMBER_P80_DAYS", default=14),
+    "red_p80_days": env.int("STATUS_RED_P80_DAYS", default=42),
+    "amber_escalations": env.int("STATUS_AMBER_ESCALATIONS", default=1),
+    "red_escalations": env.int("STATUS_RED_ESCALATIONS", default=3),
+}
 # Evidence attached to progress updates: size limit and allowed file types
 # (checked by extension and by content; see milestones.forms).
 EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=10 * 1024 * 1024)

@@ -56,6 +56,7 @@ urlpatterns = [
     ),
     path("", include("milestones.urls")),
     path("", include("approvals.urls")),
+    path("", include("risks.urls")),
     path("", include("reporting.urls")),
 ]
 

@@ -41,6 +41,11 @@ STATUS_COLOURS = {
     "pending_validation": "#8e24aa",
     "completed": "#2e7d32",
     "cancelled": "#bdbdbd",
+    # The one status of reporting.status (category bars).
+    "green": "#43a047",
+    "amber": "#fb8c00",
+    "red": "#e53935",
+    "no_data": "#9e9e9e",
 }
 INK = "#263238"
 MUTED = "#78909c"

@@ -292,15 +292,21 @@ class HistorySource:
         ]
 
     def escalations(self, limit: int = LIST_LIMIT) -> tuple[list, int]:
+        queryset = self.status_escalations().select_related("rule", "milestone")
+        return limited(queryset.order_by("-opened_at", "-id"), limit)
+
+    def status_escalations(self) -> QuerySet:
+        """The escalations open at the end of the day, as they stood then."""
         visible = Escalation.objects.restrict(self.user, VIEW).values("pk")
-        queryset = (
+        return (
             self.snapshot(Escalation, portfolio_id=self.portfolio.pk)
             .filter(id__in=visible)
             .exclude(status=Escalation.Status.RESOLVED)
-            .select_related("rule", "milestone")
-            .order_by("-opened_at", "-id")
         )
-        return limited(queryset, limit)
+
+    def status_milestones(self) -> QuerySet:
+        """The visible milestones as they stood (``reporting.status``)."""
+        return self._milestones()
 
     # Timeline, burn-up, KPIs, updates -------------------------------------------
 

@@ -59,6 +59,7 @@ from scheduling import selectors as sched
 from scheduling.engine import TaskSchedule
 
 from . import charts
+from . import status as rag
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +133,23 @@ def heat_cells_from(heat_map: rs.HeatMap) -> list[charts.HeatCell]:
     ]
 
 
-def category_bars(categories: list[ms.CategoryProgress]) -> list[charts.CategoryBar]:
+def category_bars(
+    categories: list[ms.CategoryProgress],
+    status: rag.PortfolioStatus | None = None,
+) -> list[charts.CategoryBar]:
+    """Bars coloured by the categories' one status (``reporting.status``)
+    when it is known, else by their milestones' reported status."""
     return [
         charts.CategoryBar(
             label=c.name,
             progress=float(c.progress),
             expected=float(c.planned_progress),
             weight=float(c.weight),
-            status=c.status,
+            status=(
+                rag.category_of(status, c.category.pk).rag
+                if status is not None
+                else c.status
+            ),
         )
         for c in categories
     ]
@@ -398,6 +408,13 @@ class LiveSource:
             limit,
         )
 
+    def status_milestones(self) -> QuerySet | None:
+        """The rows ``reporting.status`` reads (None: today's, its default)."""
+        return None
+
+    def status_escalations(self) -> QuerySet | None:
+        return None
+
     def links(self) -> list[tuple[int, int, str, int]]:
         return list(
             Dependency.objects.restrict(self.user, VIEW)
@@ -453,10 +470,23 @@ class PortfolioCard:
     chart: SafeString
     # P80 finish and odds of finishing on time (None: nothing to schedule).
     outlook: sched.ScheduleOutlook | None = None
+    # The one status of the portfolio, its categories and milestones.
+    status: rag.PortfolioStatus | None = None
 
     @property
     def status_counts(self) -> list[tuple[str, str, int]]:
         return status_counts(self.progress.counts)
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
+
+
+def scorecard_rows(
+    categories: list[ms.CategoryProgress], status: rag.PortfolioStatus | None
+) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+    """Each category with its status, for the scorecard tables."""
+    return [(c, rag.category_of(status, c.category.pk)) for c in categories]
 
 
 def status_counts(counts: dict[str, int]) -> list[tuple[str, str, int]]:
@@ -516,16 +546,19 @@ def dashboard(user, *, today: date | None = None) -> Dashboard:
     portfolios = list(portfolios_for(user))
     outlooks = sched.portfolio_outlooks(user, portfolios, today=today, allow_stale=True)
     figures = ms.portfolio_figures(user, portfolios, today=today)
+    statuses = rag.statuses(user, portfolios, outlooks)
     cards = []
     for portfolio in portfolios:
         categories = figures[portfolio.pk].categories
+        status = statuses.get(portfolio.pk)
         cards.append(
             PortfolioCard(
                 portfolio=portfolio,
                 progress=figures[portfolio.pk].progress,
                 categories=categories,
-                chart=charts.progress_by_category(category_bars(categories)),
+                chart=charts.progress_by_category(category_bars(categories, status)),
                 outlook=outlooks.get(portfolio.pk),
+                status=status,
             )
         )
     ids = [p.pk for p in portfolios]
@@ -580,10 +613,16 @@ class PortfolioDashboard:
     regions: list[ms.RegionFigures]
     charts: dict[str, SafeString] = field(default_factory=dict)
     due_within_days: int = DUE_WITHIN_DAYS
+    outlook: sched.ScheduleOutlook | None = None
+    status: rag.PortfolioStatus | None = None
 
     @property
     def status_counts(self) -> list[tuple[str, str, int]]:
         return status_counts(self.progress.counts)
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
 
 
 def portfolio_dashboard(
@@ -601,7 +640,13 @@ def portfolio_dashboard(
         LIST_LIMIT,
     )
     timeline = list(source.milestones().order_by("planned_start", "id"))
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
     return PortfolioDashboard(
+        outlook=outlooks.get(portfolio.pk),
+        status=status,
         portfolio=portfolio,
         today=today,
         progress=source.progress(),
@@ -615,7 +660,9 @@ def portfolio_dashboard(
         due_count=due_count,
         regions=ms.regional_comparison(user, portfolio, today=today),
         charts={
-            "categories": charts.progress_by_category(category_bars(categories)),
+            "categories": charts.progress_by_category(
+                category_bars(categories, status)
+            ),
             "heat_map": charts.risk_heat_map(source.heat_cells()),
             "gantt": gantt_chart(
                 timeline,
@@ -636,10 +683,20 @@ class CategoryDetail:
     portfolio: Portfolio
     figures: ms.CategoryProgress
     milestones: list[Milestone]
+    status: rag.PortfolioStatus | None = None
 
     @property
     def category(self) -> MilestoneCategory:
         return self.figures.category
+
+    @property
+    def category_status(self) -> rag.RagStatus:
+        return rag.category_of(self.status, self.category.pk)
+
+    @property
+    def rows(self) -> list[tuple[Milestone, rag.RagStatus | None]]:
+        found = self.status.milestones if self.status else {}
+        return [(m, found.get(m.pk)) for m in self.milestones]
 
 
 def category_detail(
@@ -664,7 +721,11 @@ def category_detail(
         .filter(category_id=category_id)
         .order_by("planned_completion", "name")
     )
-    return CategoryDetail(portfolio, figures, list(milestones))
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
+    return CategoryDetail(portfolio, figures, list(milestones), status)
 
 
 @dataclass
@@ -679,6 +740,9 @@ class MilestoneDetail:
     # Neighbours outside the reader's scope: counted, never named.
     hidden_predecessors: int = 0
     hidden_successors: int = 0
+    # Its one status and its float against the plan (None: not scheduled).
+    status: rag.RagStatus | None = None
+    float_days: int | None = None
 
 
 def milestone_detail(
@@ -708,7 +772,15 @@ def milestone_detail(
         before=Count("pk", filter=Q(successor=milestone)),
         after=Count("pk", filter=Q(predecessor=milestone)),
     )
+    outlooks = sched.portfolio_outlooks(
+        user, [portfolio], today=today, allow_stale=True
+    )
+    status = rag.statuses(user, [portfolio], outlooks).get(portfolio.pk)
+    outlook = outlooks.get(portfolio.pk)
+    found = outlook.milestones.get(milestone.pk) if outlook else None
     return MilestoneDetail(
+        status=status.milestones.get(milestone.pk) if status else None,
+        float_days=None if found is None or found.done else found.plan_float,
         milestone=milestone,
         updates=list(updates),
         risks=list(
@@ -736,6 +808,12 @@ class CategorySection:
     figures: ms.CategoryProgress
     milestones: list
     hidden: int
+    # The one status of each of ``milestones`` (same order).
+    statuses: list = field(default_factory=list)
+
+    @property
+    def rows(self) -> list:
+        return list(zip(self.milestones, self.statuses, strict=False))
 
 
 @dataclass
@@ -776,6 +854,9 @@ class ExecutiveReport:
     # The portfolio's P80 finish and odds of finishing on time, as of the
     # report day (None: nothing to schedule).
     schedule: sched.ScheduleOutlook | None = None
+    # The one status of the portfolio, its categories and milestones, as of
+    # the report day.
+    status: rag.PortfolioStatus | None = None
     # The audit chain's head when the report was generated ("SEQ:HASH"): an
     # anchor kept outside the database (verify_audit_chain --expect-head).
     audit_anchor: str = ""
@@ -791,6 +872,13 @@ class ExecutiveReport:
     @property
     def title(self) -> str:
         return f"{self.portfolio.name} Progress Report - {self.as_of:%d %B %Y}"
+
+    @property
+    def scorecard(self) -> list[tuple[ms.CategoryProgress, rag.RagStatus]]:
+        return scorecard_rows(self.categories, self.status)
+
+    def milestone_status(self, milestone_id: int) -> rag.RagStatus | None:
+        return self.status.milestones.get(milestone_id) if self.status else None
 
 
 def report_source(user, portfolio: Portfolio, as_of: date | None):
@@ -878,7 +966,19 @@ def executive_report(
         outlook = sched.portfolio_outlook_as_of(user, portfolio, day)
     else:
         outlook = sched.portfolio_outlook(user, portfolio, today=day)
+    status = rag.statuses(
+        user,
+        [portfolio],
+        {portfolio.pk: outlook},
+        milestones=source.status_milestones(),
+        escalations=source.status_escalations(),
+    ).get(portfolio.pk)
+    for section in sections:
+        section.statuses = [
+            status.milestones.get(m.id) if status else None for m in section.milestones
+        ]
     return ExecutiveReport(
+        status=status,
         portfolio=portfolio,
         as_of=day,
         period_start=period_start,
@@ -905,7 +1005,9 @@ def executive_report(
         escalations=escalations,
         escalation_count=escalation_count,
         charts={
-            "categories": charts.progress_by_category(category_bars(categories)),
+            "categories": charts.progress_by_category(
+                category_bars(categories, status)
+            ),
             "heat_map": charts.risk_heat_map(source.heat_cells()),
             "gantt": gantt_chart(
                 milestones,
@@ -921,6 +1023,49 @@ def executive_report(
     )
 
 
+# Status summary (API) ---------------------------------------------------------
+
+
+def status_summary(user, portfolio: Portfolio, *, today: date | None = None) -> dict:
+    """The one status of ``portfolio``, its categories and the milestones
+    ``user`` may view, as plain data for the API (four queries when the
+    outlook is memoised: outlook key, escalations, milestones, categories)."""
+    outlooks = sched.portfolio_outlooks(user, [portfolio], today=today)
+    outlook = outlooks.get(portfolio.pk)
+    status = rag.statuses(user, [portfolio], outlooks)[portfolio.pk]
+    categories = (
+        MilestoneCategory.objects.restrict(user, VIEW)
+        .filter(portfolio=portfolio)
+        .order_by("order", "name")
+        .values_list("pk", "name")
+    )
+
+    def plain(s: rag.RagStatus) -> dict:
+        return {"rag": s.rag, "label": s.label, "reason": s.reason}
+
+    def float_of(pk: int) -> int | None:
+        found = outlook.milestones.get(pk) if outlook else None
+        return None if found is None or found.done else found.plan_float
+
+    return {
+        "portfolio": portfolio.slug,
+        "status": plain(status.overall),
+        "categories": [
+            {"id": pk, "name": name, **plain(rag.category_of(status, pk))}
+            for pk, name in categories
+        ],
+        "milestones": [
+            {
+                "id": pk,
+                "name": status.names[pk],
+                "float_days": float_of(pk),
+                **plain(s),
+            }
+            for pk, s in status.milestones.items()
+        ],
+    }
+
+
 # Schedule page ---------------------------------------------------------------
 
 SCHEDULE_GANTT_MAX_ROWS = 150
@@ -933,10 +1078,17 @@ class SchedulePage:
 
     schedule: sched.PortfolioSchedule
     gantt: SafeString
+    status: rag.PortfolioStatus | None = None
 
     @property
     def portfolio(self) -> Portfolio:
         return self.schedule.portfolio
+
+    @property
+    def rows(self) -> list[tuple[sched.MilestoneSchedule, rag.RagStatus | None]]:
+        """Each visible milestone with its one status."""
+        found = self.status.milestones if self.status else {}
+        return [(m, found.get(m.id)) for m in self.schedule.milestones]
 
 
 def schedule_gantt(
@@ -985,6 +1137,9 @@ def schedule_page(
 ) -> SchedulePage:
     """The schedule page of ``portfolio`` as ``user`` may see it."""
     schedule = sched.portfolio_schedule(user, portfolio, today=today)
+    status = rag.statuses(user, [portfolio], {portfolio.pk: schedule.outlook})
     return SchedulePage(
-        schedule, schedule_gantt(schedule, href=milestone_href(portfolio))
+        schedule,
+        schedule_gantt(schedule, href=milestone_href(portfolio)),
+        status=status.get(portfolio.pk),
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, QuerySet
 
 from accounts import policy
-from accounts.roles import VIEW
+from accounts.roles import VIEW, Role
 
 from .models import (
     Escalation,
@@ -130,3 +130,43 @@ def can_acknowledge(user, escalation: Escalation) -> bool:
         portfolio_id=audience.portfolio_id,
         org_unit_paths=audience.unit_paths,
     )
+
+
+#: Whom an escalation may be handed to: these roles over its scope.
+ASSIGNABLE_ROLES = (Role.EXECUTIVE, Role.PORTFOLIO_MANAGER, Role.MILESTONE_OWNER)
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """An escalation on the escalations page, with what the reader may do."""
+
+    escalation: Escalation
+    can_act: bool  # acknowledge and assign: the target role over its scope
+    assignees: list  # whom it may be handed to (when ``can_act``)
+
+
+def escalation_rows(user, escalations: list[Escalation]) -> list[EscalationRow]:
+    """Each escalation with whether ``user`` holds its target role and the
+    people it may be assigned to (members of the assignable roles over its
+    scope): one query for the whole page (``policy.role_holders``)."""
+    wanted = {}
+    for e in escalations:
+        audience = escalation_audience(e)
+        for role in {audience.role, *ASSIGNABLE_ROLES}:
+            wanted[(e.pk, role)] = (role, audience.portfolio_id, audience.unit_paths)
+    holders = policy.role_holders(wanted)
+    rows = []
+    for e in escalations:
+        target = holders.get((e.pk, e.rule.target_role), [])
+        can_act = policy.sees_everything(user) or any(u.pk == user.pk for u in target)
+        people: dict[int, object] = {}
+        if can_act:
+            for role in ASSIGNABLE_ROLES:
+                for u in holders.get((e.pk, role), []):
+                    people.setdefault(u.pk, u)
+        rows.append(
+            EscalationRow(
+                e, can_act, sorted(people.values(), key=lambda u: u.get_username())
+            )
+        )
+    return rows

@@ -495,3 +495,67 @@ def escalation_acknowledge(*, actor, escalation: Escalation | int) -> Escalation
         reason="Acknowledged",
         update_fields=["status", "acknowledged_by", "acknowledged_at"],
     )
+
+
+@transaction.atomic
+def escalation_assign(*, actor, escalation: Escalation | int, assignee) -> Escalation:
+    """The target role hands an unresolved escalation to one person (or takes
+    it back: ``assignee`` None).
+
+    Who may assign is who may acknowledge (the target role over its scope,
+    administrators). The assignee must be an active user who may view the
+    escalation; they get an in-portal notification (once per assignment).
+    """
+    pk = escalation.pk if isinstance(escalation, Escalation) else escalation
+    current = (
+        Escalation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("rule", "org_unit", "portfolio__org_unit", "assigned_to")
+        .filter(pk=pk)
+        .first()
+    )
+    if current is None or (actor is not None and not policy.can(actor, VIEW, current)):
+        raise NotFound("No such escalation.")
+    if actor is not None and not selectors.can_acknowledge(actor, current):
+        role = Role(current.rule.target_role).label
+        raise Forbidden(
+            f"Only the target role ({role}) of this escalation may assign it."
+        )
+    if current.status == Escalation.Status.RESOLVED:
+        raise Invalid("This escalation is already resolved.")
+    if assignee is not None and (
+        not assignee.is_active or not policy.can(assignee, VIEW, current)
+    ):
+        message = (
+            f"{assignee} may not see this escalation; choose someone in its scope."
+        )
+        raise Invalid(message, errors={"assignee": [message]})
+    if current.assigned_to_id == (assignee.pk if assignee else None):
+        return current
+    now = timezone.now()
+    current.assigned_to = assignee
+    current.assigned_at = now if assignee is not None else None
+    _save(
+        current,
+        actor=actor,
+        reason=f"Assigned to {assignee}" if assignee else "Assignment withdrawn",
+        update_fields=["assigned_to", "assigned_at"],
+    )
+    if assignee is not None and assignee != actor:
+        from portal.notifications.messages import Message
+        from portal.notifications.services import notifications_enqueue
+
+        notifications_enqueue(
+            [
+                Message(
+                    channel="portal",
+                    dedupe_key=f"escalation:{current.pk}:assigned:"
+                    f"{assignee.pk}:{now.timestamp():.6f}",
+                    subject=f"Escalation assigned to you: {current.summary}"[:250],
+                    body=f"{actor or 'Cairn'} assigned you this escalation "
+                    f"({current.rule.get_trigger_display()}): {current.summary}",
+                    recipient_id=assignee.pk,
+                    link=f"/escalations/#escalation-{current.pk}",
+                )
+            ]
+        )
+    return current

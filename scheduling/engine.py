@@ -33,7 +33,19 @@ dates. A task occupies the half-open interval ``[start, finish)``:
   predecessors starts on its planned start.
 - The backward pass starts from the project finish (the latest EF), and late
   finishes are capped by it, so total float ``LS - ES`` (= ``LF - EF``) is never
-  negative; a task is critical when its float is 0.
+  negative; a task is critical when its float is 0 (it is on the longest
+  path, the one that drives the project finish).
+
+Float against the plan
+----------------------
+Network float alone misleads a reader: a task without successors that is a
+month late still "has" every day up to the project finish. So a second
+backward pass measures ``plan_float``, the float people act on: every task
+must finish by its own planned finish and by the project's planned end (the
+latest planned finish), and those deadlines travel back to predecessors
+through the links. ``plan_float = LF_plan - EF``; it is negative by as many
+days as the task (or what waits on it) is already late, and never larger than
+``planned_finish - EF``. Completed tasks keep 0 (their dates are facts).
 
 Progress and forecasts
 ----------------------
@@ -191,6 +203,15 @@ class TaskSchedule:
     critical: bool
     own_slip_days: int
     inherited_slip_days: int
+    # Float against the plan: how many days the task may slip before it
+    # finishes after its own planned finish, pushes a successor past that
+    # successor's planned finish, or pushes the project past its planned end
+    # (the latest planned finish). Negative when already that late. See
+    # "Float against the plan" in the module docstring.
+    plan_float: int = 0
+    # Late start and finish of that pass (``plan_lf - ef == plan_float``).
+    plan_ls: date | None = None
+    plan_lf: date | None = None
 
 
 @dataclass(frozen=True)
@@ -537,6 +558,7 @@ def critical_path(
         lf[i] = late
         ls[i] = late - span
 
+    plan_ls, plan_lf = _plan_late_dates(net, fwd)
     schedules: dict[int, TaskSchedule] = {}
     for i, task in enumerate(net.tasks):
         total_float = ls[i] - es[i]
@@ -551,6 +573,9 @@ def critical_path(
             critical=total_float == 0,
             own_slip_days=ef[i] - net.planned_finish[i] - inherited,
             inherited_slip_days=inherited,
+            plan_float=0 if net.status[i] == _DONE else plan_lf[i] - ef[i],
+            plan_ls=net.to_date(plan_ls[i]),
+            plan_lf=net.to_date(plan_lf[i]),
         )
 
     chain = _critical_chain(net, fwd, ls, project_end)
@@ -561,6 +586,37 @@ def critical_path(
         project_finish=net.to_date(project_end),
         order=[net.tasks[i].id for i in net.order],
     )
+
+
+def _plan_late_dates(net: _Network, fwd: _Pass) -> tuple[list[int], list[int]]:
+    """Late starts and finishes against the plan (see "Float against the
+    plan").
+
+    The same backward pass as the network's, started at the planned end
+    (the latest planned finish) and with each task's own planned finish as a
+    deadline. Unlike the network pass, late dates may fall before early ones.
+    """
+    es, ef = fwd.es, fwd.ef
+    planned_end = max(net.planned_finish)
+    lf = [0] * net.n
+    ls = [0] * net.n
+    for i in reversed(net.order):
+        span = ef[i] - es[i]
+        late = min(planned_end, net.planned_finish[i])
+        for s, kind, lag in net.honoured_succs[i]:
+            if kind == _FS:
+                c = ls[s] - lag
+            elif kind == _SS:
+                c = ls[s] - lag + span
+            elif kind == _FF:
+                c = lf[s] - lag
+            else:
+                c = lf[s] - lag + span
+            if c < late:
+                late = c
+        lf[i] = late
+        ls[i] = late - span
+    return ls, lf
 
 
 def _critical_chain(

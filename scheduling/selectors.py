@@ -61,7 +61,7 @@ import logging
 import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TypeVar
@@ -121,7 +121,7 @@ MIN_HISTORY_SAMPLES = 5
 BOTTLENECK_LIMIT = 10
 MEMO_SECONDS = 6 * 60 * 60
 # Bump when the engine's results change for the same inputs.
-_MEMO_VERSION = 2
+_MEMO_VERSION = 3
 
 T = TypeVar("T")
 
@@ -134,6 +134,23 @@ CYCLE_MESSAGE = (
 # --------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneOutlook:
+    """One milestone's dates as the outlook saw them (for its status).
+
+    ``finish`` is its scheduled finish (critical path, forecasts and
+    knock-on included), ``p80`` the date 80 % of simulated runs finish by,
+    ``plan_float`` its float against the plan (see ``scheduling.engine``).
+    """
+
+    planned_finish: date
+    finish: date
+    p80: date
+    probability_on_time: float
+    plan_float: int
+    done: bool
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,16 @@ class ScheduleOutlook:
     # The last outlook computed, shown while the worker computes the current
     # one (a dashboard read right after a change; see ``portfolio_outlooks``).
     refreshing: bool = False
+    # Every scheduled milestone of the network by id, hidden ones included:
+    # callers pick the ids their reader may see (``reporting.status``).
+    milestones: dict[int, MilestoneOutlook] = field(default_factory=dict)
+
+    @property
+    def p80_days_late(self) -> int | None:
+        """Days the P80 finish lies beyond the planned one (negative: before)."""
+        if self.p80 is None or self.planned_finish is None:
+            return None
+        return (self.p80 - self.planned_finish).days
 
     @property
     def slip_days(self) -> int | None:
@@ -180,8 +207,12 @@ class ScheduleOutlook:
 class MilestoneSchedule:
     """One visible milestone: its plan, its computed dates and its odds.
 
-    Floats and slips are whole days: ``total_float`` is how far it may slip
-    without moving the portfolio finish; ``inherited_slip`` how much later it
+    ``ls``/``lf`` are the latest start and finish that keep it within the
+    plan. Floats and slips are whole days: ``total_float`` is its float against the
+    plan (the engine's ``plan_float``): how far it may slip before it misses
+    its own planned completion, a successor's or the portfolio's planned end,
+    negative when already late; ``critical`` says it is on the longest path
+    (the engine's network float is 0); ``inherited_slip`` how much later it
     starts than planned because of its predecessors; ``own_slip`` the rest of
     its finish slip (its own lateness; negative when ahead).
     """
@@ -589,8 +620,21 @@ def _outlook(
     *,
     count: int,
     samples: Sequence[float],
+    tasks: Sequence[Task] = (),
 ) -> ScheduleOutlook:
+    milestones = {
+        t.id: MilestoneOutlook(
+            planned_finish=t.planned_finish,
+            finish=schedule.tasks[t.id].ef,
+            p80=forecast.tasks[t.id].p80,
+            probability_on_time=forecast.tasks[t.id].probability_on_time,
+            plan_float=schedule.tasks[t.id].plan_float,
+            done=t.actual_finish is not None or t.percent_complete >= 100,
+        )
+        for t in tasks
+    }
     return ScheduleOutlook(
+        milestones=milestones,
         milestone_count=count,
         planned_finish=forecast.planned_finish,
         forecast_finish=schedule.project_finish,
@@ -637,7 +681,9 @@ def _outlook_of(
 
     def compute() -> ScheduleOutlook:
         schedule, forecast = _run(tasks, _to_links(link_rows), samples, **options)
-        return _outlook(schedule, forecast, count=len(tasks), samples=samples)
+        return _outlook(
+            schedule, forecast, count=len(tasks), samples=samples, tasks=tasks
+        )
 
     return _memoised(
         _memo_key("outlook", tasks, link_rows, samples, **options), compute
@@ -768,7 +814,9 @@ def portfolio_schedule(
     return PortfolioSchedule(
         portfolio=portfolio,
         today=today,
-        outlook=_outlook(schedule, forecast, count=len(tasks), samples=samples),
+        outlook=_outlook(
+            schedule, forecast, count=len(tasks), samples=samples, tasks=tasks
+        ),
         project_start=schedule.project_start,
         project_finish=schedule.project_finish,
         milestones=ordered,
@@ -803,9 +851,9 @@ def _milestone_schedule(
         forecast_completion=row["forecast_completion"],
         es=planned.es,
         ef=planned.ef,
-        ls=planned.ls,
-        lf=planned.lf,
-        total_float=planned.total_float,
+        ls=planned.plan_ls,
+        lf=planned.plan_lf,
+        total_float=planned.plan_float,
         critical=planned.critical,
         own_slip=planned.own_slip_days,
         inherited_slip=planned.inherited_slip_days,

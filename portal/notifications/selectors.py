@@ -20,4 +20,9 @@ def notifications_for(user) -> QuerySet[Notification]:
 
 
 def unread_count(user) -> int:
-    return notifications_for(user).filter(read_at__isnull=True).count()
+    """Unread and unresolved (see ``NotificationQuerySet.unread``)."""
+    return (
+        notifications_for(user)
+        .filter(read_at__isnull=True, resolved_at__isnull=True)
+        .count()
+    )

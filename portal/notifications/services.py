@@ -208,3 +208,18 @@ def notifications_mark_read(*, actor, ids: Iterable[int] | None = None) -> int:
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+def notifications_resolve(*, link: str, resolution: str) -> int:
+    """Mark the unresolved in-portal notifications pointing at ``link`` (an
+    approval request's page, say) resolved, with ``resolution`` ("Approved by
+    Erin Exec"): what they asked for is settled, so they no longer count as
+    unread and the list says how it ended. System work (the deciding service
+    calls it when its transaction commits); returns how many."""
+    if not link:
+        return 0
+    return (
+        Notification.objects.in_portal()
+        .filter(link=link, resolved_at__isnull=True)
+        .update(resolved_at=timezone.now(), resolution=resolution[:200])
+    )

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from . import selectors, services
+from .context import unread_for
 
 PAGE_SIZE = 25
 
@@ -34,6 +35,6 @@ def notification_list(request):
         has_permission=True,
         title="Notifications",
         page=page,
-        unread=selectors.unread_count(request.user),
+        unread=unread_for(request),  # the navigation's count, not a second one
     )
     return render(request, "portal/notifications.html", context)

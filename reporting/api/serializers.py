@@ -41,3 +41,34 @@ class HistoryPageSerializer(serializers.Serializer):
         allow_null=True, help_text="The next page's URL, or null on the last."
     )
     results = EntrySerializer(many=True)
+
+
+class RagSerializer(serializers.Serializer):
+    rag = serializers.ChoiceField(
+        choices=["green", "amber", "red", "no_data"],
+        help_text="The one status (README, Status).",
+    )
+    label = serializers.CharField()
+    reason = serializers.CharField(help_text="Why: the signals past their threshold.")
+
+
+class CategoryStatusSerializer(RagSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MilestoneStatusSerializer(RagSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    float_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Float against the plan in days (negative: late); null when "
+        "not scheduled.",
+    )
+
+
+class PortfolioStatusSerializer(serializers.Serializer):
+    portfolio = serializers.SlugField()
+    status = RagSerializer()
+    categories = CategoryStatusSerializer(many=True)
+    milestones = MilestoneStatusSerializer(many=True)

@@ -6,4 +6,9 @@ from . import views
 
 urlpatterns = [
     path("history/", views.HistoryView.as_view(), name="history-list"),
+    path(
+        "portfolios/<slug:slug>/status/",
+        views.PortfolioStatusView.as_view(),
+        name="portfolio-status",
+    ),
 ]

@@ -1,7 +1,9 @@
-"""API v1 of the reporting app: the audit trail (``/api/v1/history/``).
+"""API v1 of the reporting app: the audit trail (``/api/v1/history/``) and
+the one status of a portfolio (``/api/v1/portfolios/<slug>/status/``).
 
-Read-only and scoped like the ``/audit/`` page (``portal.audit.AuditReach``);
-filtered by the same form; keyset-paginated: follow ``next``.
+The trail is read-only and scoped like the ``/audit/`` page
+(``portal.audit.AuditReach``); filtered by the same form; keyset-paginated:
+follow ``next``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from rest_framework.views import APIView
 
 from portal import audit
 
-from .. import trail
+from .. import selectors, trail
 from ..audit_forms import TrailFilterForm
 from . import serializers as s
 
@@ -79,3 +81,24 @@ class HistoryView(APIView):
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         body = s.HistoryPageSerializer({"next": next_url, "results": page.entries})
         return Response(body.data)
+
+
+class PortfolioStatusView(APIView):
+    """The one status of a portfolio, its categories and the milestones the
+    user may view, each with its reason (``reporting.status``)."""
+
+    @extend_schema(
+        operation_id="portfolio_status",
+        summary="Status: green, amber, red or no data, with the reason",
+        responses={
+            200: s.PortfolioStatusSerializer,
+            404: OpenApiResponse(description="No such portfolio in your scope."),
+        },
+    )
+    def get(self, request, slug: str):
+        portfolio = selectors.portfolio_for(request.user, slug)
+        return Response(
+            s.PortfolioStatusSerializer(
+                selectors.status_summary(request.user, portfolio)
+            ).data
+        )

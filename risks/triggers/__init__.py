@@ -121,6 +121,18 @@ def percent_text(value: Decimal) -> str:
     return f"{value.normalize():f} %"
 
 
+def amount_text(value: Decimal) -> str:
+    """An amount as people read it: "1,404,000", "1,404,000.50"."""
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def date_text(day) -> str:
+    """A day as the pages show it: "3 Feb 2027"."""
+    return f"{day.day} {day:%b %Y}"
+
+
 #: The columns ``milestone_hit`` reads, for ``QuerySet.values()``.
 MILESTONE_COLUMNS = (
     "pk",

@@ -23,6 +23,7 @@ from . import (
     RuleBook,
     Subject,
     TriggerSpec,
+    amount_text,
     milestone_hit,
     percent_text,
     register,
@@ -79,7 +80,8 @@ class BudgetOverrun(TriggerSpec):
             )
             summary = (
                 f"{row['name']} is forecast {percent_text(overrun)} over budget "
-                f"(estimate {estimate:,.2f} against {approved:,.2f} approved; "
+                f"(estimate {amount_text(estimate)} against "
+                f"{amount_text(approved)} approved; "
                 f"threshold {percent_text(rule.threshold)})"
             )
             hits.append(milestone_hit(rule, row, overrun, summary))

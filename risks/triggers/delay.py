@@ -19,6 +19,7 @@ from . import (
     RuleBook,
     Subject,
     TriggerSpec,
+    date_text,
     days_text,
     milestone_hit,
     register,
@@ -65,8 +66,8 @@ class MilestoneDelay(TriggerSpec):
                 continue
             summary = (
                 f"{row['name']} is forecast {days_text(Decimal(delay))} late "
-                f"({row['forecast_completion']:%Y-%m-%d} instead of "
-                f"{row['planned_completion']:%Y-%m-%d}; threshold "
+                f"({date_text(row['forecast_completion'])} instead of "
+                f"{date_text(row['planned_completion'])}; threshold "
                 f"{days_text(rule.threshold)})"
             )
             hits.append(milestone_hit(rule, row, Decimal(delay), summary))

@@ -848,3 +848,36 @@ def test_two_executives_approving_at_once_apply_one_decision(org, portfolio, exe
         history_change_reason=f"Approved request #{approval.pk}"
     )
     assert applied.count() == 1
+
+
+def test_a_decided_request_resolves_the_approvers_asks_not_the_outcome(scene):
+    """#18 item 3: once decided, "approval needed" in every approver's list
+    is resolved with how it ended; the requester's outcome message is not."""
+    approval = reauthorization(scene.owner, scene.milestone, "150000")
+    asks = Notification.objects.in_portal().filter(
+        dedupe_key__startswith=f"approval:{approval.pk}:requested:"
+    )
+    assert asks.count() == 2
+    assert not asks.filter(resolved_at__isnull=False).exists()
+    approve(scene.executive, approval)
+    assert asks.filter(resolved_at__isnull=True).count() == 0
+    assert set(asks.values_list("resolution", flat=True)) == {
+        f"Approved by {scene.executive}"
+    }
+    outcome = Notification.objects.in_portal().get(
+        dedupe_key__startswith=f"approval:{approval.pk}:approved:"
+    )
+    assert outcome.recipient == scene.owner
+    assert outcome.resolved_at is None
+
+
+def test_a_withdrawn_request_resolves_the_asks(scene):
+    approval = reauthorization(scene.owner, scene.milestone, "150000")
+    approval_services.approval_withdraw(actor=scene.owner, approval=approval)
+    asks = Notification.objects.in_portal().filter(
+        dedupe_key__startswith=f"approval:{approval.pk}:requested:"
+    )
+    assert asks.count() == 2
+    assert set(asks.values_list("resolution", flat=True)) == {
+        f"Withdrawn by {scene.owner}"
+    }

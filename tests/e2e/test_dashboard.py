@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from milestones.selectors import portfolio_progress
+from reporting.selectors import portfolio_dashboard
 
 from ..reporting.conftest import media_root, programme  # noqa: F401 - fixtures
 from ..reporting.helpers import pdf_text
@@ -34,7 +35,12 @@ def test_executive_drills_down_to_a_milestone_and_downloads_the_pdf(
     expect(card.locator("[data-figure='overall-progress']")).to_have_text(
         f"{progress.progress}%"
     )
-    expect(card).to_contain_text(progress.schedule_label)
+    # The one status with its reason (reporting.status), not "behind plan".
+    status = portfolio_dashboard(executive, portfolio).status.overall
+    headline = card.locator("[data-figure='portfolio-status']")
+    expect(headline).to_contain_text(status.label)
+    expect(headline).to_contain_text(status.reason)
+    expect(card).not_to_contain_text(progress.schedule_label)
     expect(page.locator("#risks-h")).to_be_visible()
     expect(page.get_by_text("Vendor lock-in on the ML platform")).to_be_visible()
     expect(card.locator("svg.cairn-chart")).to_be_visible()

@@ -92,6 +92,24 @@ EXPECTED = {
     "d": (15, 21, 15, 21, 0, True, 10, 0),
     "e": (11, 13, 19, 21, 8, False, 11, 0),
 }
+# Against the plan (engine ``plan_*``; the schedule page, API and status
+# show these): every milestone must finish by its own planned finish (and
+# the planned end, day 17, the latest planned finish); deadlines travel back
+# through the links like the network's late dates.
+#   D: LF 11 (own), span 6, LS 5; E: LF 2 (own), span 2, LS 0;
+#   B: LF <= min(17, LF(D) - 1 = 10) = 10, span 8, LS 2;
+#   C: LF <= min(7, LF(E) - 10 + span 4 = -4) = -4, LS -8;
+#   A: LF <= min(10, LS(B) - 2 = 0, LS(C) - 3 + 10 = -1) = -1, LS -11.
+# Float LF - EF: A -11, B -10, C -11, D -10, E -11: E finishes 11 days after
+# its plan, and A and C drive it; D waits on B, 10 days late.
+PLAN = {
+    # key: (ls, lf, float)
+    "a": (-11, -1, -11),
+    "b": (2, 10, -10),
+    "c": (-8, -4, -11),
+    "d": (5, 11, -10),
+    "e": (0, 2, -11),
+}
 PROJECT_FINISH = day(21)
 CRITICAL_CHAIN = ["a", "b", "d"]
 

@@ -556,6 +556,30 @@ def test_stale_form_shows_what_changed_and_keeps_input(
     assert emea_milestone.version == 3
 
 
+def test_conflict_with_oneself_in_another_window_says_so(
+    client, contributor_emea, emea_milestone
+):
+    login(client, contributor_emea)
+    client.get(update_url(emea_milestone))
+    # The same person saves from another window meanwhile.
+    submit(
+        emea_milestone,
+        contributor_emea,
+        status=Status.AT_RISK,
+        percent_complete=Decimal("25"),
+        actual_spend=Decimal("300"),
+    )
+
+    response = client.post(update_url(emea_milestone), form_data(emea_milestone))
+
+    assert response.status_code == 200 and response.context["conflict"]
+    assert "You updated this milestone in another window" in response.text
+    assert "Someone else" not in response.text
+    changes = {c.field: c for c in response.context["changes"]}
+    assert changes["percent_complete"].by == "you, in another window"
+    assert "you, in another window" in response.text
+
+
 def test_conflict_asks_to_attach_evidence_again(
     client, contributor_emea, pmo, emea_milestone, media
 ):
@@ -712,6 +736,22 @@ def test_quick_update_refuses_rows_out_of_scope(
     assert "Nothing was saved" in response.text
     assert Milestone.objects.get(pk=a.pk).version == 1
     assert Milestone.objects.get(pk=apac_milestone.pk).version == 1
+
+
+def test_quick_update_conflict_with_oneself_says_another_window(
+    client, contributor_emea, three_rows
+):
+    a, b, _ = three_rows
+    login(client, contributor_emea)
+    form = client.get(QUICK).context["form"]
+    submit(b, contributor_emea, percent_complete=Decimal("70"))
+    data = _quick_post_data(form, **{f"percent-{b.pk}": "30"})
+
+    response = client.post(QUICK, data)
+
+    rows = {r.milestone.pk: r for r in response.context["form"].rows()}
+    message = " ".join(rows[b.pk].errors)
+    assert "Changed by you, in another window" in message
 
 
 def test_quick_update_refuses_rows_changed_meanwhile(

@@ -284,3 +284,17 @@ def test_password_change_needs_a_login(client):
     response = client.get(reverse("password_change"))
     assert response.status_code == 302
     assert response.url.startswith(f"{LOGIN}?next=")
+
+
+def test_signing_in_adds_no_changed_user_row_to_the_history(client, alice):
+    from portal.models import AuditEvent
+
+    rows = alice.history.count()
+    events = AuditEvent.objects.count()
+
+    sign_in(client, "alice", PASSWORD)
+
+    alice.refresh_from_db()
+    assert alice.last_login is not None
+    assert alice.history.count() == rows  # no empty "Changed User" row
+    assert AuditEvent.objects.count() == events + 1  # the sign-in itself

@@ -329,3 +329,33 @@ def test_stuck_rows_are_re_dispatched_every_five_minutes_by_beat(db):
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     assert settings.CELERY_TASK_TIME_LIMIT < visibility <= 900
     assert outbox.backoff_seconds(50) < visibility
+
+
+def test_a_notification_about_a_settled_request_is_marked_resolved(client, user):
+    def portal_message(key: str, link: str) -> Message:
+        return Message(
+            "portal", key, f"Decide {key}", "Please decide.", user.pk, "", link
+        )
+
+    outbox.notifications_enqueue(
+        [portal_message("a", "/approvals/3/"), portal_message("b", "/approvals/4/")]
+    )
+    client.force_login(user)
+    assert 'data-unread="2"' in client.get("/notifications/").content.decode()
+
+    assert (
+        outbox.notifications_resolve(
+            link="/approvals/3/", resolution="Approved by Erin Exec"
+        )
+        == 1
+    )
+
+    settled = Notification.objects.get(dedupe_key="a")
+    assert settled.resolved_at is not None
+    assert settled.resolution == "Approved by Erin Exec"
+    assert Notification.objects.get(dedupe_key="b").resolved_at is None
+    html = client.get("/notifications/").content.decode()
+    assert 'data-unread="1"' in html  # the settled one no longer counts
+    assert "Resolved</span> Decide a" in html and "Approved by Erin Exec" in html
+    # Resolving again changes nothing.
+    assert outbox.notifications_resolve(link="/approvals/3/", resolution="x") == 0

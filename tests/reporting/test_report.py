@@ -34,7 +34,12 @@ def test_pdf_names_the_portfolio_the_selector_progress_and_the_top_risks(
 
     assert "AI Transformation Progress Report" in text
     assert f"{expected.progress}%" in text
-    assert f"{expected.progress}% complete, {expected.schedule_label}" in text
+    planned = expected.planned_progress
+    assert f"{expected.progress}% complete (planned {planned}%" in text
+    # The one status with its reason (reporting.status), not "behind plan".
+    report = executive_report(executive, portfolio)
+    assert f"Status: {report.status.overall.label}" in text
+    assert expected.schedule_label not in text
     for title in TOP_RISK_TITLES:
         assert title in text
     assert LOW_RISK_TITLE not in text  # critical risks are the top three only

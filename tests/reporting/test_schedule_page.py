@@ -98,7 +98,7 @@ def test_the_page_shows_the_schedule_figures(client, pmo, portfolio, network):
     assert d.critical and d.inherited_slip == 10
     row = html.split(f'data-milestone="{network.d.pk}"')[1].split("</tr>")[0]
     assert row.startswith(' class="is-critical"')
-    assert f'late finish {long_date(d.lf)}">0 d</td>' in row  # float
+    assert f'late finish {long_date(d.lf)}">-10 d</td>' in row  # float vs plan
     assert '<span class="rp-late">+10 d</span>' in row  # inherited slip
     assert f"{d.probability_on_time * 100:.0f}%" in row
     # The critical chain in order, the bottleneck, the timeline in red.

@@ -124,7 +124,11 @@ def test_dashboard_shows_progress_scorecard_risks_escalations_and_due(
 
     assert card.progress == expected
     assert f'data-figure="overall-progress">{expected.progress}%' in response.text
-    assert expected.schedule_label in response.text
+    # The one status and its reason replace "behind plan" (reporting.status).
+    assert card.status.overall.rag in ("amber", "red")
+    assert f'data-status="{card.status.overall.rag}"' in response.text
+    assert card.status.overall.reason in response.text
+    assert expected.schedule_label not in response.text
     assert [c.name for c in card.categories] == [
         "Foundation",
         "Quick Wins",

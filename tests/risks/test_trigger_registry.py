@@ -227,3 +227,14 @@ def test_the_registry_refuses_a_trigger_it_cannot_store():
         with pytest.raises(ImproperlyConfigured):
             triggers.register(spec)
     assert len(registry) == len(DESIGN)
+
+
+def test_summaries_show_amounts_and_days_as_people_read_them():
+    from datetime import date
+    from decimal import Decimal
+
+    from risks.triggers import amount_text, date_text
+
+    assert amount_text(Decimal("1404000.00")) == "1,404,000"
+    assert amount_text(Decimal("1404000.50")) == "1,404,000.50"
+    assert date_text(date(2027, 2, 3)) == "3 Feb 2027"

@@ -106,6 +106,13 @@ MISSING = {"pk": 999999}
 
 ROUTES = {
     "notifications": LoginRequired(note="Only the user's own notifications."),
+    "risks:escalations": LoginRequired(note="Only escalations in scope."),
+    "risks:escalation_acknowledge": LoginRequired(
+        method="post", no_role=404, kwargs=_escalation, note="Out of scope: 404."
+    ),
+    "risks:escalation_assign": LoginRequired(
+        method="post", no_role=404, kwargs=_escalation, note="Out of scope: 404."
+    ),
     "admin:portal_notification_*": AdminModel(exception=OUTBOX),
     "admin:risks_risk_*": AdminModel(build=build_risk),
     "admin:risks_issue_*": AdminModel(build=build_issue),

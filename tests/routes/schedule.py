@@ -14,4 +14,5 @@ def _portfolio(ctx):
 ROUTES = {
     "reporting:schedule": LoginRequired(no_role=404, kwargs=_portfolio, note=HIDDEN),
     "api:portfolio-schedule": Api(no_role=404, kwargs=_portfolio, note=HIDDEN),
+    "api:portfolio-status": Api(no_role=404, kwargs=_portfolio, note=HIDDEN),
 }

@@ -76,7 +76,8 @@ def test_in_scope_answers_the_selector_figures(network, portfolio, pmo):
             d.isoformat() for d in (m.p50, m.p80, m.p95)
         )
     d = rows[network.d.pk]
-    assert (d["total_float"], d["critical"], d["inherited_slip"]) == (0, True, 10)
+    # Ten days late against its plan (pushed by B): float -10, not 0.
+    assert (d["total_float"], d["critical"], d["inherited_slip"]) == (-10, True, 10)
     assert body["bottlenecks"][0] == {
         "milestone": network.a.pk,
         "name": "A foundation",

@@ -561,3 +561,91 @@ def test_allocation_loads_every_iso_week_a_task_overlaps():
     ]
     assert all(r.allocated == 0.3 for r in rows)
     assert noisy == []
+
+
+# ---------------------------------------------------------------------------
+# Float against the plan
+# ---------------------------------------------------------------------------
+
+
+def test_plan_float_of_a_late_milestone_is_its_lateness_not_the_network_slack():
+    # 1 is planned 0-10 but forecast to finish on day 15 and nothing waits on
+    # it; 2 runs 0-100 and sets the project finish. Network float of 1 is
+    # 100 - 15 = 85 days; against its own plan it is 5 days late: -5.
+    # 3 finishes exactly on its planned day 20: network float 80, plan float 0.
+    tasks = [
+        task(1, 10, forecast_finish=day(15)),
+        task(2, 100),
+        task(3, 20),
+    ]
+
+    result = critical_path(tasks, [])
+
+    one, three = result.tasks[1], result.tasks[3]
+    assert (one.total_float, one.plan_float) == (85, -5)
+    # Its 15 days of work would have had to start 5 days before day 0.
+    assert (one.plan_ls, one.plan_lf) == (day(-5), day(10))
+    assert (three.total_float, three.plan_float) == (80, 0)
+    assert result.tasks[2].plan_float == 0
+
+
+def test_plan_deadlines_travel_back_to_predecessors():
+    # 4 (0-5, forecast day 8) -FS-> 5 (5-10): 5 now finishes on day 13, three
+    # days after its plan, and 4 drives it: both have plan float -3, though 4
+    # itself is only 3 days past its own planned day 5.
+    tasks = [task(4, 5, forecast_finish=day(8)), task(5, 5, start=5), task(6, 30)]
+
+    result = critical_path(tasks, [Link(4, 5)])
+
+    assert result.tasks[5].ef == day(13)
+    assert result.tasks[5].plan_float == -3
+    assert result.tasks[4].plan_float == -3
+    assert result.tasks[4].total_float == 30 - 13  # network slack to day 30
+
+
+def test_completed_task_has_no_plan_float():
+    result = critical_path(
+        [task(1, 10, percent_complete=100, actual_finish=day(14)), task(2, 30)],
+        [],
+        today=day(20),
+    )
+
+    assert result.tasks[1].plan_float == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks(with_progress=True))
+def test_plan_float_never_exceeds_what_the_own_plan_allows(network):
+    tasks, links, today = network
+
+    result = critical_path(tasks, links, today=today)
+
+    by_id = {t.id: t for t in tasks}
+    for task_id, s in result.tasks.items():
+        assert s.plan_lf is not None and s.plan_ls is not None
+        assert (s.plan_lf - s.plan_ls) == (s.ef - s.es)
+        if s.plan_float:
+            assert s.plan_float == (s.plan_lf - s.ef).days
+            assert s.plan_float <= (by_id[task_id].planned_finish - s.ef).days
+
+
+@settings(max_examples=60, deadline=None)
+@given(networks(), st.data())
+def test_slipping_within_plan_float_keeps_every_milestone_within_its_plan(
+    network, data
+):
+    tasks, links, _ = network
+    result = critical_path(tasks, links)
+    slack = [t for t in tasks if result.tasks[t.id].plan_float > 0]
+    if not slack:
+        return
+    chosen = data.draw(st.sampled_from(slack))
+    before = result.tasks[chosen.id]
+    extra = data.draw(st.integers(1, before.plan_float))
+    late = replace(chosen, forecast_finish=before.ef + timedelta(extra))
+
+    changed = critical_path([late if t is chosen else t for t in tasks], links)
+
+    for t in tasks:
+        limit = max(result.tasks[t.id].ef, t.planned_finish)
+        assert changed.tasks[t.id].ef <= limit, t.id
