@@ -18,10 +18,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.errors import DomainError
@@ -39,6 +42,18 @@ class RestrictedAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return policy.restrict(super().get_queryset(request), request.user, VIEW)
+
+    def action_checkbox(self, obj):
+        """Django's row checkbox, written out: the stock one renders a form
+        widget template for every row, a sixth of a 100-row changelist."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select"'
+            ' aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
 
     def _in_scope(self, request, obj, action: str) -> bool:
         return obj is None or policy.can(request.user, action, obj)
