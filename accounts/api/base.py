@@ -220,20 +220,21 @@ class InputModelSerializer(StrictInputMixin, serializers.ModelSerializer):
 _SKIP = object()
 
 
+# DRF's ``to_representation`` for wide lists, without its per-field
+# machinery: a plan (how to read and convert each field) is made once per
+# serializer and applied to every row, giving the same output. Per field
+# of 100 rows DRF looks the attribute up through ``get_attribute`` with its
+# exception handling, checks for callables and copies the decimal context;
+# a list of 40-odd fields spends more time there than in the database.
+#
+# Plain attributes the ORM set (columns, annotations) are read directly;
+# a relation shown as its id reads the foreign key column; decimals are
+# quantized with a context made once; anything else (dotted sources
+# through a missing object, method fields, defaults) goes through the
+# field as DRF would.
+# (A comment, not a docstring: the API schema would show a docstring as
+# the description of every serializer using the mixin.)
 class FastRepresentationMixin:
-    """DRF's ``to_representation`` for wide lists, without its per-field
-    machinery: a plan (how to read and convert each field) is made once per
-    serializer and applied to every row, giving the same output. Per field
-    of 100 rows DRF looks the attribute up through ``get_attribute`` with its
-    exception handling, checks for callables and copies the decimal context;
-    a list of 40-odd fields spends more time there than in the database.
-
-    Plain attributes the ORM set (columns, annotations) are read directly;
-    a relation shown as its id reads the foreign key column; decimals are
-    quantized with a context made once; anything else (dotted sources
-    through a missing object, method fields, defaults) goes through the
-    field as DRF would."""
-
     #: Field name -> (attribute, reader): where a row carries ``attribute``
     #: (a column its selector annotated), ``reader(row)`` is the field's
     #: output, instead of reading a related object.
