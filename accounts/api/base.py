@@ -396,7 +396,11 @@ class QueryFilterBackend(DjangoFilterBackend):
     def get_filterset_kwargs(self, request, queryset, view):
         kwargs = super().get_filterset_kwargs(request, queryset, view)
         filterset_class = self.get_filterset_class(view, queryset)
-        if self.given_only and issubclass(filterset_class, FilterSet):
+        if (
+            self.given_only
+            and isinstance(filterset_class, type)
+            and issubclass(filterset_class, FilterSet)
+        ):
             kwargs["given_only"] = True
         return kwargs
 
