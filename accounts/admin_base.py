@@ -18,16 +18,43 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.filters import RelatedOnlyFieldListFilter
 from django.contrib.admin.utils import unquote
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.errors import DomainError
 
 from . import policy
 from .roles import CHANGE, VIEW
+
+
+class RelatedInScopeFilter(RelatedOnlyFieldListFilter):
+    """Django's "related only" filter: the related rows some listed row
+    points to. Asked row by row of the (small) related table, each an
+    ``EXISTS`` probe on the foreign key's index, instead of Django's
+    ``DISTINCT`` over every listed row: on PostgreSQL that read the whole
+    milestone table for each filter of the changelist."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            limit_choices_to=self.in_scope(request, model_admin),
+            ordering=ordering,
+        )
+
+    def in_scope(self, request, model_admin) -> Q:
+        """The related rows some row of the changelist points to."""
+        listed = model_admin.get_queryset(request).filter(
+            **{self.field_path: OuterRef("pk")}
+        )
+        return Q(Exists(listed))
 
 
 class RestrictedAdmin(SimpleHistoryAdmin):
@@ -39,6 +66,18 @@ class RestrictedAdmin(SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return policy.restrict(super().get_queryset(request), request.user, VIEW)
+
+    def action_checkbox(self, obj):
+        """Django's row checkbox, written out: the stock one renders a form
+        widget template for every row, a sixth of a 100-row changelist."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select"'
+            ' aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
 
     def _in_scope(self, request, obj, action: str) -> bool:
         return obj is None or policy.can(request.user, action, obj)
@@ -137,7 +176,7 @@ class RestrictedAdmin(SimpleHistoryAdmin):
             if isinstance(item, str):
                 field = self._filter_field(item)
                 if field is not None and field.is_relation:
-                    item = (item, RelatedOnlyFieldListFilter)
+                    item = (item, RelatedInScopeFilter)
             filters.append(item)
         return filters
 

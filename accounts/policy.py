@@ -380,6 +380,42 @@ def _model_at(model: type[Model], path: str) -> type[Model]:
     return model
 
 
+def _restricted_all(model: type[Model], user, action: str) -> QuerySet:
+    """``restrict(model.objects.all(), user, action)``, built once per
+    ``grants_read_once`` block: a scope through a relation (``via``,
+    ``requires``, ``children``, ``member_of``) nests the related model's
+    filter, and a page scoping a dozen models nests the same few again and
+    again (the audit trail, 20 history tables). Forgotten with the grants."""
+    read = _grants_read.get()
+    if read is None:
+        return restrict(model._default_manager.all(), user, action)
+    key = ("restricted", model._meta.label_lower, user.pk, action)
+    if key not in read:
+        read[key] = restrict(model._default_manager.all(), user, action)
+    return read[key]
+
+
+def grants_within_view(user, action: str) -> bool:
+    """Whether every grant ``user`` holds for ``action`` they also hold for
+    ``view`` (as read once in this block), so that ``restrict(action)`` is
+    within ``restrict(view)`` for every model: the policy combines the same
+    grants the same way for every action, and owning an object or seeing
+    its children only ever widens ``view``. False when unsure (outside a
+    block, a grant list too long)."""
+    if _grants_read.get() is None:
+        return False
+    small, large = _check_action(action), _check_action(VIEW)
+    pairs = [(covered_org_units(user, small), covered_org_units(user, large))]
+    pairs += [
+        (_granted_ids(label, user, small), _granted_ids(label, user, large))
+        for label in grant_tables()
+    ]
+    return all(
+        isinstance(a, list) and isinstance(b, list) and set(a) <= set(b)
+        for a, b in pairs
+    )
+
+
 def scope_q(model: type[Model], user, action: str) -> Q:
     """The filter selecting ``model`` rows the (non-superuser) user may act on."""
     codename = _check_action(action)
@@ -388,7 +424,7 @@ def scope_q(model: type[Model], user, action: str) -> Q:
         raise TypeError(f"{model.__name__} declares no access_scope.")
     if scope.via is not None:
         related = _model_at(model, scope.via)
-        inner = restrict(related._default_manager.all(), user, action)
+        inner = _restricted_all(related, user, action)
         return Q(**{f"{scope.via}__in": inner.values("pk")}) & _required_q(
             model, scope, user, action
         )
@@ -416,12 +452,12 @@ def scope_q(model: type[Model], user, action: str) -> Q:
             query |= Q(Exists(grants))
     if scope.children is not None and action == VIEW:
         relation = model._meta.get_field(scope.children)
-        children = restrict(relation.related_model._default_manager.all(), user, VIEW)
+        children = _restricted_all(relation.related_model, user, VIEW)
         query |= Q(pk__in=children.values(relation.field.name))
     if scope.member_of:
         from .models import Membership
 
-        visible = restrict(Membership.objects.all(), user, action)
+        visible = _restricted_all(Membership, user, action)
         query |= Q(pk=user.pk) | Q(memberships__in=visible.values("pk"))
     return query
 
@@ -431,7 +467,7 @@ def _required_q(model: type[Model], scope: Scope, user, action: str) -> Q:
     query = Q()
     for path in scope.requires:
         related = _model_at(model, path)
-        inner = restrict(related._default_manager.all(), user, action)
+        inner = _restricted_all(related, user, action)
         query &= Q(**{f"{path}__isnull": True}) | Q(
             **{f"{path}__in": inner.values("pk")}
         )

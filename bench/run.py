@@ -247,6 +247,8 @@ class Scenario:
     budget_mb: float | None = None
     repeat: int | None = None
     baseline: str | None = None
+    # The most this scenario may cost as a multiple of its baseline (#20).
+    ratio_max: float | None = None
     note: str = ""
     # Run before each sample, untimed (to change the data a sample reads).
     before: Callable[[], object] | None = None
@@ -376,10 +378,24 @@ def measure(scenario: Scenario, default_repeat: int) -> Result:
     )
 
 
+def apply_ratio(ours: Result, base: Result, ratio_max: float | None) -> None:
+    """Our median over the baseline's, measured side by side; with a target
+    (``ratio_max``) it counts towards PASS/FAIL like a budget."""
+    ratio = ours.median_ms / base.median_ms
+    ours.ratio = f"{ratio:.2f}x {base.name}"
+    if ratio_max is None:
+        return
+    ours.ratio += f" (<={ratio_max:g}x)"
+    ours.budget = " ".join(filter(None, [ours.budget, f"<={ratio_max:g}x"]))
+    if ours.status in ("PASS", "FAIL", "INFO"):
+        ok = ratio <= ratio_max and ours.status != "FAIL"
+        ours.status = "PASS" if ok else "FAIL"
+
+
 def print_table(results: list[Result]) -> None:
     header = (
         f"{'scenario':<30} {'median ms':>10} {'p95 ms':>10} {'queries':>8} "
-        f"{'peak MB':>8}  {'budget':<28} {'ratio':<18} status"
+        f"{'peak MB':>8}  {'budget':<28} {'ratio (target)':<34} status"
     )
     print()
     print(header)
@@ -389,7 +405,7 @@ def print_table(results: list[Result]) -> None:
         print(
             f"{r.name:<30} {fmt(r.median_ms):>10} {fmt(r.p95_ms):>10} "
             f"{fmt(r.queries):>8} {fmt(r.peak_mb):>8}  {r.budget:<28} "
-            f"{r.ratio:<18} {r.status}"
+            f"{r.ratio:<34} {r.status}"
         )
         if r.note:
             print(f"{'':<30}   {r.note}")
@@ -481,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in scenarios:
         ours, base = by_name.get(scenario.name), by_name.get(scenario.baseline or "")
         if ours and base and ours.median_ms and base.median_ms:
-            ours.ratio = f"{ours.median_ms / base.median_ms:.2f}x {base.name}"
+            apply_ratio(ours, base, scenario.ratio_max)
     for name, reason in unavailable:
         results.append(Result(name, "N/A", note=reason))
     print_table(results)

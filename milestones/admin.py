@@ -17,7 +17,6 @@ import zipfile
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.filters import RelatedOnlyFieldListFilter
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +25,7 @@ from import_export.admin import ImportExportMixin
 from import_export.formats import base_formats
 
 from accounts import policy
-from accounts.admin_base import RestrictedAdmin
+from accounts.admin_base import RelatedInScopeFilter, RestrictedAdmin
 from accounts.models import OrgUnit
 from accounts.roles import CHANGE, UPDATE, VIEW
 from portal import audit
@@ -277,18 +276,13 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class CategoryFilter(RelatedOnlyFieldListFilter):
+class CategoryFilter(RelatedInScopeFilter):
     """Categories of the visible milestones, named with their portfolio
     (every portfolio has a "Foundation")."""
 
     def field_choices(self, field, request, model_admin):
-        used = (
-            model_admin.get_queryset(request)
-            .distinct()
-            .values_list(f"{self.field_path}__pk", flat=True)
-        )
         categories = (
-            MilestoneCategory.objects.filter(pk__in=used)
+            MilestoneCategory.objects.filter(self.in_scope(request, model_admin))
             .select_related("portfolio")
             .order_by("portfolio__name", "order", "name")
         )

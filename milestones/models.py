@@ -310,6 +310,13 @@ class Milestone(PythonChecked, models.Model):
             models.Index(fields=["portfolio", "status"]),
             models.Index(fields=["org_unit", "status"]),
             models.Index(fields=["planned_completion"]),
+            # The access policy's test (org unit in scope, or owned): counting
+            # the rows a user sees, or listing their ids and portfolios (the
+            # policy's subqueries), reads this index, not the wide rows.
+            models.Index(
+                fields=["org_unit", "owner", "portfolio", "id"],
+                name="milestone_scope_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -138,11 +138,23 @@ def counts_from_row(row: dict[str, Any]) -> dict[str, int]:
 # Milestone list -------------------------------------------------------------
 
 
+# What ``with_related_names`` reads of the related rows.
+RELATED_NAME_COLUMNS = {
+    "portfolio_slug": "portfolio__slug",
+    "category_name": "category__name",
+    "org_unit_name": "org_unit__name",
+    "owner_username": "owner__username",
+    "owner_first_name": "owner__first_name",
+    "owner_last_name": "owner__last_name",
+}
+
+
 def milestone_list(
     user,
     *,
     portfolio: Portfolio | None = None,
     today: date | None = None,
+    related: bool = True,
 ) -> QuerySet:
     """The milestones ``user`` may view, with their related rows and figures.
 
@@ -152,17 +164,30 @@ def milestone_list(
     ``MilestoneQuerySet.with_figures``). ``today`` (default: the local date)
     allows an as-of view; staleness is then judged at the end of that day.
     One query.
+
+    ``related=False`` leaves the related rows out: a page of the API list
+    adds only their names to the rows it shows (``with_related_names``).
     """
     if today is None:
         today, now = timezone.localdate(), timezone.now()
     else:
         now = timezone.make_aware(datetime.combine(today + timedelta(days=1), time()))
-    queryset = _visible_milestones(user).select_related(
-        "portfolio", "category", "org_unit", "owner"
-    )
+    queryset = _visible_milestones(user)
+    if related:
+        queryset = queryset.select_related("portfolio", "category", "org_unit", "owner")
     if portfolio is not None:
         queryset = queryset.filter(portfolio=portfolio)
     return queryset.with_figures(today=today, now=now)
+
+
+def with_related_names(queryset: QuerySet) -> QuerySet:
+    """Milestones with what a list shows of their related rows, as columns
+    (``RELATED_NAME_COLUMNS``: the portfolio's slug, the category's and org
+    unit's names, the owner's names) instead of the rows themselves: a list
+    builds one object a milestone instead of five."""
+    return queryset.annotate(
+        **{name: F(path) for name, path in RELATED_NAME_COLUMNS.items()}
+    )
 
 
 # Categories, portfolio, scorecard ------------------------------------------

@@ -13,6 +13,7 @@ The database still enforces every constraint.
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any
 
@@ -80,6 +81,15 @@ def evaluate(condition: Q, instance, names: dict[str, str]) -> bool | None:
     return value
 
 
+@functools.cache
+def _foreign_key_attnames(model) -> tuple[str, ...]:
+    return tuple(
+        field.attname
+        for field in model._meta.concrete_fields
+        if field.is_relation and field.many_to_one
+    )
+
+
 class PythonChecked:
     """Model mixin: validate simple check constraints without a query (the
     rest as Django does, with the same error layout), and trust a foreign key
@@ -93,9 +103,9 @@ class PythonChecked:
         # The foreign keys as read: unchanged ones need no existence check.
         loaded = instance.__dict__  # deferred fields are absent: not read here
         instance._loaded_keys = {
-            field.attname: loaded[field.attname]
-            for field in cls._meta.concrete_fields
-            if field.is_relation and field.many_to_one and field.attname in loaded
+            attname: loaded[attname]
+            for attname in _foreign_key_attnames(cls)
+            if attname in loaded
         }
         return instance
 

@@ -75,10 +75,34 @@ class PlausibleFilterForm(forms.Form):
 
 class FilterSet(filters.FilterSet):
     """django-filter's FilterSet with plausible dates, times, offsets and
-    numbers (a subclass's own ``Meta.form`` keeps these checks)."""
+    numbers (a subclass's own ``Meta.form`` keeps these checks).
+
+    ``given_only=True`` builds form fields only for the filters the data
+    names (the API validates its filters and never renders them): a related
+    filter's field builds a queryset restricted by the access policy, which
+    costs as much as the list itself when nobody asked for that filter. An
+    absent filter is ``None`` either way, so the rows and the errors are the
+    same.
+    """
+
+    def __init__(self, *args, given_only: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.given_only = given_only
+
+    def _named_in_data(self, name: str) -> bool:
+        # Multi-value widgets name their parts ``<name>_<suffix>``.
+        return any(key == name or key.startswith(f"{name}_") for key in self.data)
 
     def get_form_class(self):
-        form = super().get_form_class()
+        if self.given_only and self.is_bound and not self.form_prefix:
+            fields = {
+                name: filter_.field
+                for name, filter_ in self.filters.items()
+                if self._named_in_data(name)
+            }
+            form = type(f"{type(self).__name__}Form", (self._meta.form,), fields)
+        else:
+            form = super().get_form_class()
         if not issubclass(form, PlausibleFilterForm):
             form = type(form.__name__, (PlausibleFilterForm, form), {})
         return form

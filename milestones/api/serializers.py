@@ -9,11 +9,14 @@ do not declare (see ``accounts.api.base``), so read-only fields such as ``id``,
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.api.base import (
+    FastRepresentationMixin,
     InputModelSerializer,
     InputSerializer,
     ScopedPrimaryKeyRelatedField,
@@ -165,7 +168,17 @@ class ObjectiveCreateInput(InputModelSerializer):
 # Milestones -----------------------------------------------------------------
 
 
-class MilestoneSerializer(OwnerNameMixin, serializers.ModelSerializer):
+def _owner_name(row) -> str | None:
+    """``str(owner)`` from the columns of ``selectors.with_related_names``."""
+    if not row.owner_id:
+        return None
+    full = f"{row.owner_first_name} {row.owner_last_name}".strip()
+    return full or row.owner_username
+
+
+class MilestoneSerializer(
+    FastRepresentationMixin, OwnerNameMixin, serializers.ModelSerializer
+):
     portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     category_name = serializers.CharField(source="category.name", read_only=True)
     org_unit_name = serializers.CharField(source="org_unit.name", read_only=True)
@@ -251,6 +264,14 @@ class MilestoneSerializer(OwnerNameMixin, serializers.ModelSerializer):
             "is_stale",
         ]
         read_only_fields = fields
+
+    # The list reads related names as columns (``selectors.with_related_names``).
+    column_readers = {
+        "portfolio": ("portfolio_slug", attrgetter("portfolio_slug")),
+        "category_name": ("category_name", attrgetter("category_name")),
+        "org_unit_name": ("org_unit_name", attrgetter("org_unit_name")),
+        "owner_name": ("owner_username", _owner_name),
+    }
 
 
 # What a plan may set (``milestones.fields``); progress fields only change

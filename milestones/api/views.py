@@ -171,8 +171,16 @@ class MilestoneViewSet(
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Milestone.objects.none()
-        # The shared selector: restricted, joined, figures computed in the DB.
-        return selectors.milestone_list(self.request.user)
+        # The shared selector: restricted, joined, figures computed in the DB;
+        # a list joins the related rows' names for the page's rows only.
+        return selectors.milestone_list(
+            self.request.user, related=self.action != "list"
+        )
+
+    def page_queryset(self, queryset: QuerySet) -> QuerySet:
+        if self.action == "list":
+            return selectors.with_related_names(queryset)
+        return queryset
 
     @extend_schema(
         summary="Plan a milestone (portfolio managers)",

@@ -63,5 +63,8 @@ def test_the_harness_runs_every_scenario_asked_for(tmp_path):
         assert row["queries"] > 0, name
     assert rows["dashboard"]["budget"] == "p95<=150ms <=25q"
     assert "plain DRF viewset" in rows["api milestones page"]["ratio"]
+    # Issue #20's targets: a ratio to the plain viewset and a query count.
+    assert rows["api milestones page"]["budget"] == "p95<=60ms <=5q <=2x"
+    assert rows["api milestones page"]["ratio"].endswith("(<=2x)")
     # The table went to the terminal too.
     assert "dashboard, one portfolio changed" in result.stdout

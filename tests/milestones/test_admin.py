@@ -758,3 +758,16 @@ def test_dependency_admin_deletes_through_the_service(as_user, pmo, org, milesto
         pmo,
         "Dependency removed",
     )
+
+
+def test_changelist_checkboxes_are_djangos_markup(as_user, pmo, org, milestone_in):
+    from django.contrib import admin as django_admin
+
+    tricky = milestone_in(org.fr, name='Rollout <b>"EMEA"</b> & more')
+    response = as_user(pmo).get(url("milestone_changelist"))
+    model_admin = django_admin.site._registry[Milestone]
+    stock = django_admin.ModelAdmin.action_checkbox(model_admin, tricky)
+
+    assert model_admin.action_checkbox(tricky) == stock
+    assert stock in response.content.decode()
+    assert "&lt;b&gt;&quot;EMEA&quot;&lt;/b&gt; &amp; more" in stock

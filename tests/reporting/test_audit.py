@@ -586,3 +586,82 @@ def test_milestone_as_of_compares_then_and_now(client, org, milestone_in, pmo, a
     assert client.get(url, {"at": "soon"}).status_code == 400
     future = (timezone.localdate() + timedelta(days=2)).isoformat()
     assert client.get(url, {"at": future}).status_code == 400
+
+
+# Scope of the trail at speed (#20) ------------------------------------------------
+
+
+def _kpi(portfolio, milestone=None, name="Adoption"):
+    from milestones.models import KPI
+
+    return services.kpi_create(
+        actor=None,
+        portfolio=portfolio,
+        milestone=milestone,
+        name=name,
+        kind=KPI.Kind.LAGGING,
+        baseline=Decimal("0"),
+        target=Decimal("100"),
+    )
+
+
+def test_regional_auditor_sees_kpis_of_their_milestones_and_portfolio_wide_ones(
+    client, org, portfolio, milestone_in, emea_auditor
+):
+    from milestones.models import KPI
+
+    paris = milestone_in(org.fr, name="Paris pilot")
+    tokyo = milestone_in(org.jp, name="Tokyo pilot")
+    ours, theirs, shared = (
+        _kpi(portfolio, paris, "Paris adoption"),
+        _kpi(portfolio, tokyo, "Tokyo adoption"),
+        _kpi(portfolio, None, "Portfolio adoption"),
+    )
+    shown = {
+        e.object_id
+        for e in trail(signed_in(client, emea_auditor), model="milestones.kpi")
+    }
+
+    assert shown == {ours.pk, shared.pk}
+    assert KPI.objects.restrict(emea_auditor, "view").filter(pk=theirs.pk).count() == 0
+
+
+def test_an_audit_grant_without_view_still_opens_that_history(
+    client, org, milestone_in, pmo
+):
+    from accounts import policy
+    from accounts.roles import AUDIT
+
+    tokyo = milestone_in(org.jp, name="Tokyo pilot")
+    progress(tokyo, pmo)
+    reader = make_member(Role.COMPLIANCE_AUDITOR, org.fr, username="auditor-fr")
+    policy.grant(reader, [AUDIT], tokyo)
+    with policy.grants_read_once():
+        assert not policy.grants_within_view(reader, AUDIT)
+
+    shown = {(e.model, e.object_id) for e in trail(signed_in(client, reader))}
+
+    assert ("milestones.milestone", tokyo.pk) in shown
+
+
+def test_grants_within_view_for_an_auditor_of_a_region(org, emea_auditor):
+    from accounts import policy
+    from accounts.roles import AUDIT
+
+    assert not policy.grants_within_view(emea_auditor, AUDIT)  # outside a block
+    with policy.grants_read_once():
+        assert policy.grants_within_view(emea_auditor, AUDIT)
+
+
+def test_regional_auditor_first_page_in_constant_queries(
+    client, org, milestone_in, pmo, emea_auditor, django_assert_max_num_queries
+):
+    signed_in(client, emea_auditor)
+    _grow(org, milestone_in, pmo, 30)
+    # Session, user, grants (two), reach, portfolios, a query per history
+    # table (22) and the access events, their previous records, names, the
+    # admin's permissions: as many for 30 milestones as for 3.
+    with django_assert_max_num_queries(38):
+        response = client.get(TRAIL)
+    assert response.status_code == 200
+    assert len(response.context["page"].entries) == 50
