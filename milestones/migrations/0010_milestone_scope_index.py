@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_api_tokens_hashed"),
-        ("milestones", "0008_gate_label"),
+        ("milestones", "0009_approvals_move_out"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
