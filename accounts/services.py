@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from portal.errors import Invalid
-from portal.kernel import invalid_from
+from portal.kernel import invalid_from, set_history_user
 
 from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
@@ -38,7 +38,7 @@ def org_unit_create(
     """
     unit = OrgUnit(name=name, code=code, kind=kind, parent=parent)
     unit.path = f"{parent.path if parent else '/'}{code}/"
-    unit._history_user = actor
+    set_history_user(unit, actor)
     try:
         unit.full_clean()
     except ValidationError as exc:
@@ -75,7 +75,7 @@ def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
         unit = OrgUnit.objects.select_for_update(no_key=True).get(pk=unit.pk)
         for field, value in fields.items():
             setattr(unit, field, value)
-        unit._history_user = actor
+        set_history_user(unit, actor)
         try:
             unit.full_clean()
         except ValidationError as exc:
@@ -91,7 +91,7 @@ def org_unit_delete(*, actor: User | None, unit: OrgUnit) -> None:
     """
     with transaction.atomic():
         members = list(User.objects.filter(memberships__org_unit=unit).distinct())
-        unit._history_user = actor
+        set_history_user(unit, actor)
         try:
             unit.delete()
         except ProtectedError as exc:
@@ -126,7 +126,7 @@ def _sync_groups(user: User, actor: User | None) -> None:
     staff = bool(roles) or user.is_superuser
     if user.is_staff != staff:
         user.is_staff = staff
-        user._history_user = actor
+        set_history_user(user, actor)
         user.save(update_fields=["is_staff"])
 
 
@@ -147,7 +147,7 @@ def membership_create(
         portfolio=portfolio,
         authority_limit=authority_limit,
     )
-    membership._history_user = actor
+    set_history_user(membership, actor)
     try:
         membership.full_clean()
     except ValidationError as exc:
@@ -171,7 +171,7 @@ def membership_update(
             pk=membership.pk
         )
         membership.authority_limit = authority_limit
-        membership._history_user = actor
+        set_history_user(membership, actor)
         try:
             membership.full_clean()
         except ValidationError as exc:
@@ -184,7 +184,7 @@ def membership_delete(*, actor: User | None, membership: Membership) -> None:
     """Remove a membership and the grants that only it gave."""
     user, scope = membership.user, membership.scope
     with transaction.atomic():
-        membership._history_user = actor
+        set_history_user(membership, actor)
         membership.delete()
         _sync_scope_grants(user, scope)
         _sync_groups(user, actor)
@@ -298,7 +298,7 @@ def user_password_set(*, actor: User | None, user: User, password: str | None) -
             user.set_unusable_password()
         else:
             user.set_password(password)
-        user._history_user = actor
+        set_history_user(user, actor)
         user.save(update_fields=["password"])
         api_tokens_revoke_all(user=user, reason="password change", actor=actor)
     return user
@@ -309,7 +309,7 @@ def user_deactivate(*, actor: User | None, user: User) -> User:
     with transaction.atomic():
         if User.objects.filter(pk=user.pk, is_active=True).exists():
             user.is_active = False
-            user._history_user = actor
+            set_history_user(user, actor)
             user.save(update_fields=["is_active"])
         user.is_active = False
         api_tokens_revoke_all(user=user, reason="deactivation", actor=actor)

@@ -66,6 +66,7 @@ from milestones.models import (
 from portal import audit
 from portal.audit import bulk_create_with_history
 from portal.errors import Conflict, Invalid
+from portal.kernel import set_history_user
 
 BATCH = 500
 MAX_MILESTONES = 1_000_000
@@ -559,7 +560,7 @@ def _build_users(ctx: DatasetContext) -> None:
             password=password,
             is_staff=True,
         )
-        user._history_user = None
+        set_history_user(user, None)
         users.append(user)
     users = bulk_create_with_history(
         users, User, batch_size=BATCH, default_change_reason="Synthetic dataset"
@@ -746,7 +747,7 @@ def _plan_milestone(
         planned_completion=finish,
         requires_validation=requires_validation,
     )
-    milestone._history_user = None
+    set_history_user(milestone, None)
     plan = _Plan(milestone)
     _tell_story(ctx, rng, plan)
     _draft_updates(ctx, rng, plan)
@@ -832,7 +833,7 @@ def _build_dependencies(ctx: DatasetContext, rng: random.Random, ids: list[int])
                 type=rng.choices(kinds, weights=weights)[0],
                 lag_days=rng.choice((0, 0, 0, 0, 2, 5, 10, -3)),
             )
-            link._history_user = None
+            set_history_user(link, None)
             links.append(link)
     bulk_create_with_history(
         links, Dependency, batch_size=BATCH, default_change_reason="Dependency added"
@@ -870,7 +871,7 @@ def _build_checkpoints_and_allocations(ctx, rng, plans: list[_Plan]) -> None:
             )
     for objs, model in ((checkpoints, Checkpoint), (allocations, ResourceAllocation)):
         for obj in objs:
-            obj._history_user = None
+            set_history_user(obj, None)
         bulk_create_with_history(objs, model, batch_size=BATCH)
     ctx.add("checkpoints", len(checkpoints))
     ctx.add("allocations", len(allocations))
@@ -911,7 +912,7 @@ def _draft_updates(ctx: DatasetContext, rng: random.Random, plan: _Plan) -> None
             next_steps=rng.choice(NEXT_STEPS),
             milestone_version=k + 1,
         )
-        update._history_user = update.author
+        set_history_user(update, update.author)
         plan.updates.append(update)
     # The milestone is written as it stands after its last report, exactly as
     # milestone_submit_update would have left it.
@@ -975,7 +976,7 @@ def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
             baseline=Decimal(baseline),
             target=Decimal(target),
         )
-        kpi._history_user = None
+        set_history_user(kpi, None)
         kpis.append(kpi)
     kpis = bulk_create_with_history(kpis, KPI, batch_size=BATCH)
     measurements = []
@@ -990,7 +991,7 @@ def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
                 measured_on=ctx.as_of - timedelta(HISTORY_DAYS - 14 * j),
                 value=value.quantize(Decimal("0.01")),
             )
-            measurement._history_user = None
+            set_history_user(measurement, None)
             measurements.append(measurement)
     bulk_create_with_history(measurements, KPIMeasurement, batch_size=BATCH)
     ctx.add("KPIs", len(kpis))

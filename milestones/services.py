@@ -22,7 +22,12 @@ from accounts import policy
 from accounts.roles import APPROVE, CHANGE, UPDATE, VIEW
 from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid
-from portal.kernel import invalid_from, validated_save
+from portal.kernel import (
+    invalid_from,
+    set_change_reason,
+    set_history_user,
+    validated_save,
+)
 from portal.retry import retry_on_deadlock
 
 from . import fields as milestone_fields
@@ -164,8 +169,8 @@ def categories_set(
     for leftover in existing.values():
         if leftover.milestones.exists():
             raise Invalid(f"The category {leftover} still has milestones.")
-        leftover._history_user = actor
-        leftover._change_reason = reason
+        set_history_user(leftover, actor)
+        set_change_reason(leftover, reason)
         leftover.delete()
     _check_weights(portfolio)
     return kept
@@ -354,8 +359,8 @@ def _field_value(obj, field: str):
 
 
 def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
-    milestone._history_user = actor
-    milestone._change_reason = reason or None
+    set_history_user(milestone, actor)
+    set_change_reason(milestone, reason or None)
     try:
         milestone.full_clean()
     except ValidationError as exc:
@@ -435,7 +440,7 @@ def milestone_submit_update(
     )
     if evidence is not None:
         update.evidence = evidence
-    update._history_user = actor
+    set_history_user(update, actor)
     try:
         update.full_clean()
     except ValidationError as exc:
@@ -659,7 +664,7 @@ def dependency_update(
         dependency.type = type
     if lag_days is not None:
         dependency.lag_days = lag_days
-    dependency._history_user = actor
+    set_history_user(dependency, actor)
     try:
         dependency.full_clean()
     except ValidationError as exc:
@@ -672,8 +677,8 @@ def dependency_update(
 def dependency_remove(*, actor, dependency: Dependency) -> None:
     """Remove a dependency."""
     _require(actor, CHANGE, dependency.successor)
-    dependency._history_user = actor
-    dependency._change_reason = "Dependency removed"
+    set_history_user(dependency, actor)
+    set_change_reason(dependency, "Dependency removed")
     dependency.delete()
 
 

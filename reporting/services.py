@@ -22,6 +22,7 @@ from accounts.roles import Role
 from milestones.models import Portfolio
 from portal import audit
 from portal.errors import Invalid
+from portal.kernel import set_change_reason, set_history_user
 from portal.models import AuditEvent
 from risks.selectors import Audience, role_members
 
@@ -165,8 +166,8 @@ def report_archive_create(
         generated_at=report.generated_at,
         generated_by=actor,
     )
-    archive._history_user = actor
-    archive._change_reason = "Report generated"
+    set_history_user(archive, actor)
+    set_change_reason(archive, "Report generated")
     try:
         archive.full_clean(exclude=["file"])
     except ValidationError as exc:
@@ -237,8 +238,8 @@ def report_archive_email(*, archive: ReportArchive) -> list[str]:
             logger.warning("No executive with an e-mail address for %s", portfolio)
         archive.emailed_at = timezone.now()
         archive.recipients = "\n".join(recipients)
-        archive._history_user = None
-        archive._change_reason = f"E-mailed to {len(recipients)} executive(s)"
+        set_history_user(archive, None)
+        set_change_reason(archive, f"E-mailed to {len(recipients)} executive(s)")
         archive.save(update_fields=["emailed_at", "recipients"])
     return recipients
 
