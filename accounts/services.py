@@ -11,12 +11,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -25,7 +27,10 @@ from portal.kernel import invalid_from, set_history_user
 
 from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
-from .roles import ROLE_ACTIONS, Role
+from .roles import ACTIONS, ROLE_ACTIONS, Role
+
+if TYPE_CHECKING:
+    from milestones.models import Portfolio
 
 
 def org_unit_create(
@@ -62,7 +67,7 @@ def org_unit_create(
     return unit
 
 
-def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
+def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields: Any) -> OrgUnit:
     """Rename a unit or set its capacity; its code and place in the tree stay."""
     allowed = {"name", "fte_capacity"}
     unknown = set(fields) - allowed
@@ -103,14 +108,14 @@ def org_unit_delete(*, actor: User | None, unit: OrgUnit) -> None:
             _sync_groups(user, actor)
 
 
-def _sync_scope_grants(user: User, scope) -> None:
+def _sync_scope_grants(user: User, scope: OrgUnit | Portfolio) -> None:
     """Make the user's guardian grants on ``scope`` match their memberships."""
     field = "org_unit" if isinstance(scope, OrgUnit) else "portfolio"
     roles = Membership.objects.filter(user=user, **{field: scope}).values_list(
         "role", flat=True
     )
     wanted = set().union(*(ROLE_ACTIONS[r] for r in roles)) if roles else set()
-    policy.revoke(user, set(policy.ACTIONS) - wanted, scope)
+    policy.revoke(user, set(ACTIONS) - wanted, scope)
     policy.grant(user, wanted, scope)
 
 
@@ -136,7 +141,7 @@ def membership_create(
     user: User,
     role: str,
     org_unit: OrgUnit | None = None,
-    portfolio=None,
+    portfolio: Portfolio | None = None,
     authority_limit: Decimal | None = None,
 ) -> Membership:
     """Give ``user`` a role in one scope (an org unit subtree or a portfolio)."""
@@ -215,7 +220,7 @@ def api_token_find(secret: str) -> ApiToken | None:
 
 
 def api_token_create(
-    *, user: User, name: str = "", request=None
+    *, user: User, name: str = "", request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:
     """Issue a new named token for ``user``; returns it with its secret, which
     is shown once and never stored (only its digest is)."""
@@ -259,7 +264,9 @@ def api_token_touch(token: ApiToken) -> None:
         token.last_used = now
 
 
-def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> None:
+def api_token_revoke(
+    *, actor: User, token: ApiToken, request: HttpRequest | None = None
+) -> None:
     """Revoke one token; only its owner may (others get a 404 before this)."""
     if token.user_id != actor.pk:
         raise Invalid("Only the owner may revoke a token.")

@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.apps import apps as global_apps
 from django.conf import settings
@@ -87,6 +87,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+
+_M = TypeVar("_M", bound=models.Model)
 
 GENESIS = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends ("cairn").
@@ -572,14 +574,14 @@ def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
 
 
 def bulk_create_with_history(
-    objs,
-    model,
-    batch_size=None,
-    default_user=None,
-    default_change_reason=None,
-    default_date=None,
-    custom_historical_attrs=None,
-):
+    objs: Iterable[_M],
+    model: type[_M],
+    batch_size: int | None = None,
+    default_user: Any = None,
+    default_change_reason: str | None = None,
+    default_date: datetime | None = None,
+    custom_historical_attrs: dict[str, Any] | None = None,
+) -> list[_M]:
     """simple-history's ``bulk_create_with_history``, with the history rows
     chained. Needs a database that returns the new primary keys (PostgreSQL,
     SQLite 3.35+)."""
@@ -603,16 +605,16 @@ def bulk_create_with_history(
 
 
 def bulk_update_with_history(
-    objs,
-    model,
-    fields,
-    batch_size=None,
-    default_user=None,
-    default_change_reason=None,
-    default_date=None,
-    manager=None,
-    custom_historical_attrs=None,
-):
+    objs: Iterable[_M],
+    model: type[_M],
+    fields: Sequence[str],
+    batch_size: int | None = None,
+    default_user: Any = None,
+    default_change_reason: str | None = None,
+    default_date: datetime | None = None,
+    manager: models.Manager[_M] | None = None,
+    custom_historical_attrs: dict[str, Any] | None = None,
+) -> int:
     """simple-history's ``bulk_update_with_history``, with the history rows
     chained. Returns the number of rows updated."""
     from simple_history.utils import get_history_manager_for_model
