@@ -27,6 +27,7 @@ Formulas (DESIGN.md)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -42,7 +43,6 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
-    QuerySet,
     Sum,
     Value,
     When,
@@ -53,11 +53,13 @@ from django.utils import timezone
 
 from accounts import policy
 from accounts.models import OrgUnit
+from accounts.policy import Viewer
 from accounts.roles import VIEW
 from portal.db import Ratio, newest_history_id
 
 from .models import Milestone, MilestoneCategory, Portfolio, Status
 from .querysets import (
+    MilestoneQuerySet,
     active_q,
     late_q,
     open_q,
@@ -122,7 +124,7 @@ def money_figure(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _visible_milestones(user) -> QuerySet:
+def _visible_milestones(user: Viewer) -> MilestoneQuerySet:
     return Milestone.objects.restrict(user, VIEW)
 
 
@@ -131,7 +133,7 @@ def status_count_aggregates() -> dict[str, Count]:
     return {f"n_{status}": Count("pk", filter=Q(status=status)) for status in Status}
 
 
-def counts_from_row(row: dict[str, Any]) -> dict[str, int]:
+def counts_from_row(row: Mapping[str, Any]) -> dict[str, int]:
     return {status.value: int(row.get(f"n_{status}") or 0) for status in Status}
 
 
@@ -139,11 +141,11 @@ def counts_from_row(row: dict[str, Any]) -> dict[str, int]:
 
 
 def milestone_list(
-    user,
+    user: Viewer,
     *,
     portfolio: Portfolio | None = None,
     today: date | None = None,
-) -> QuerySet:
+) -> MilestoneQuerySet:
     """The milestones ``user`` may view, with their related rows and figures.
 
     Annotated with ``days_remaining``, ``delay_days``,
@@ -239,8 +241,8 @@ def risk_level_of(open_count: int, troubled: int, completed: int) -> str | None:
 
 
 def _category_figures(
-    user, portfolio_ids: list[int], today: date
-) -> dict[tuple[int, int | None], dict]:
+    user: Viewer, portfolio_ids: list[int], today: date
+) -> dict[tuple[int, int | None], Mapping[str, Any]]:
     """Aggregates of the visible milestones of the portfolios, one row per
     (portfolio, category) (a single GROUP BY), keyed by those two ids."""
     active = active_q()
@@ -274,7 +276,9 @@ def _category_figures(
     return {(row["portfolio"], row["category"]): row for row in rows}
 
 
-def _category_progress(category: MilestoneCategory, row: dict) -> CategoryProgress:
+def _category_progress(
+    category: MilestoneCategory, row: Mapping[str, Any]
+) -> CategoryProgress:
     counts = counts_from_row(row)
     open_count = row.get("open_count", 0)
     troubled = row.get("troubled_count", 0)
@@ -342,7 +346,7 @@ def _weighted(pairs: list[tuple[Decimal, Any]]) -> Decimal | None:
 
 
 def portfolio_figures(
-    user, portfolios: list[Portfolio], *, today: date | None = None
+    user: Viewer, portfolios: list[Portfolio], *, today: date | None = None
 ) -> dict[int, PortfolioFigures]:
     """Category and overall figures of each portfolio, by portfolio id, over
     the milestones ``user`` may view.
@@ -404,7 +408,7 @@ def _portfolio_versions(ids: list[int]) -> dict[int, str]:
 
 
 def _compute_portfolio_figures(
-    user, portfolios: list[Portfolio], *, today: date | None = None
+    user: Viewer, portfolios: list[Portfolio], *, today: date | None = None
 ) -> dict[int, PortfolioFigures]:
     today = _today(today)
     ids = [p.pk for p in portfolios]
@@ -414,7 +418,9 @@ def _compute_portfolio_figures(
         .filter(portfolio__in=ids)
         .order_by("portfolio", "order", "name")
     )
-    rows_of: dict[int, list[tuple[MilestoneCategory, dict]]] = {pk: [] for pk in ids}
+    rows_of: dict[int, list[tuple[MilestoneCategory, Mapping[str, Any]]]] = {
+        pk: [] for pk in ids
+    }
     for category in categories:
         row = figures.get((category.portfolio_id, category.pk), {})
         rows_of[category.portfolio_id].append((category, row))
@@ -450,7 +456,7 @@ def _compute_portfolio_figures(
 
 
 def category_progress(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> list[CategoryProgress]:
     """Weighted progress, status counts, derived status and risk level of each
     category of ``portfolio``, over the milestones ``user`` may view. Two
@@ -459,7 +465,7 @@ def category_progress(
 
 
 def portfolio_progress(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> PortfolioProgress:
     """Overall progress (category-weight-averaged category progress), the
     progress planned by ``today``, the schedule status and counts by status.
@@ -482,7 +488,7 @@ class ScorecardRow:
 
 
 def scorecard(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> list[ScorecardRow]:
     """The Milestone Tracking Scorecard: category, weight, status, progress %,
     risk level, business impact. Two queries (those of ``category_progress``)."""
@@ -529,7 +535,7 @@ def _delivery_aggregates(today: date) -> dict[str, Any]:
     }
 
 
-def _delivered(user, portfolio: Portfolio | None) -> QuerySet:
+def _delivered(user: Viewer, portfolio: Portfolio | None) -> MilestoneQuerySet:
     queryset = _visible_milestones(user).filter(active_q())
     if portfolio is not None:
         queryset = queryset.filter(portfolio=portfolio)
@@ -555,7 +561,7 @@ class SuccessMetrics:
 
 
 def success_metrics(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> SuccessMetrics:
     """On-time delivery rate, achievement rate and budget adherence over the
     non-cancelled milestones ``user`` may view (in ``portfolio`` if given).
@@ -626,7 +632,7 @@ def region_path_expr(path: str = "org_unit__path") -> Substr:
 
 
 def regional_comparison(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> list[RegionFigures]:
     """Milestone count, achievement rate and on-time rate per region, over the
     non-cancelled milestones ``user`` may view.
@@ -653,7 +659,7 @@ def regional_comparison(
         f"regions:v{FIGURES_MEMO_VERSION}:{portfolio.pk if portfolio else '-'}:"
         f"{newest[0]}-{newest[1]}:{today}:{signature}"
     )
-    kept = cache.get(key)
+    kept: list[RegionFigures] | None = cache.get(key)
     if kept is None:
         kept = _compute_regional_comparison(user, portfolio, today=today)
         cache.set(key, kept, FIGURES_MEMO_SECONDS)
@@ -661,7 +667,7 @@ def regional_comparison(
 
 
 def _compute_regional_comparison(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> list[RegionFigures]:
     today = _today(today)
     above_regions = ""
@@ -692,7 +698,7 @@ def _compute_regional_comparison(
 
 
 def _region_figures(
-    region: OrgUnit | None, row: dict[str, Any] | None
+    region: OrgUnit | None, row: Mapping[str, Any] | None
 ) -> RegionFigures:
     row = row or {}
     return RegionFigures(

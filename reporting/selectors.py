@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from accounts import policy
-from accounts.policy import get_for_user
+from accounts.policy import Viewer, get_for_user
 from accounts.roles import VIEW
 from milestones import approval_selectors
 from milestones import selectors as ms
@@ -91,7 +91,7 @@ def start_of_day(day: date) -> datetime:
 # Portfolios ----------------------------------------------------------------
 
 
-def portfolios_for(user) -> QuerySet[Portfolio]:
+def portfolios_for(user: Viewer) -> QuerySet[Portfolio]:
     """The portfolios the user may view, with their org unit."""
     return (
         Portfolio.objects.restrict(user, VIEW)
@@ -100,7 +100,7 @@ def portfolios_for(user) -> QuerySet[Portfolio]:
     )
 
 
-def portfolio_for(user, slug: str) -> Portfolio:
+def portfolio_for(user: Viewer, slug: str) -> Portfolio:
     """One portfolio by slug; ``NotFound`` (404) when missing or out of scope."""
     return get_for_user(portfolios_for(user), user, VIEW, slug=slug)
 
@@ -108,13 +108,13 @@ def portfolio_for(user, slug: str) -> Portfolio:
 # Approvals ------------------------------------------------------------------
 
 
-def pending_approvals(user, portfolio: Portfolio | None = None) -> list:
+def pending_approvals(user: Viewer, portfolio: Portfolio | None = None) -> list:
     """Approval requests awaiting a decision in the user's scope, oldest first
     (``milestones.approval_selectors.pending_approvals``)."""
     return first_rows(approval_selectors.pending_approvals(user, portfolio), LIST_LIMIT)
 
 
-def open_reauthorizations(user, portfolio: Portfolio | None = None) -> list:
+def open_reauthorizations(user: Viewer, portfolio: Portfolio | None = None) -> list:
     """Pending budget/timeline reauthorizations: the report's "resource needs"."""
     return first_rows(
         approval_selectors.open_reauthorizations(user, portfolio), LIST_LIMIT
@@ -337,7 +337,7 @@ class LiveSource:
 
     is_history = False
 
-    def __init__(self, user, portfolio: Portfolio, today: date | None = None):
+    def __init__(self, user: Viewer, portfolio: Portfolio, today: date | None = None):
         self.user = user
         self.portfolio = portfolio
         self.today = today or timezone.localdate()
@@ -505,7 +505,7 @@ def limited(queryset: QuerySet, limit: int) -> tuple[list, int]:
     return rows, total
 
 
-def dashboard(user, *, today: date | None = None) -> Dashboard:
+def dashboard(user: Viewer, *, today: date | None = None) -> Dashboard:
     """Everything the home page shows, for the portfolios ``user`` may view.
 
     A fixed number of queries whatever the number of portfolios and
@@ -587,7 +587,7 @@ class PortfolioDashboard:
 
 
 def portfolio_dashboard(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> PortfolioDashboard:
     """One portfolio's dashboard: figures, lists and the four charts."""
     source = LiveSource(user, portfolio, today)
@@ -643,7 +643,7 @@ class CategoryDetail:
 
 
 def category_detail(
-    user, portfolio: Portfolio, category_id: int, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, category_id: int, *, today: date | None = None
 ) -> CategoryDetail:
     """A category of ``portfolio`` with its figures and visible milestones;
     ``NotFound`` when it is not one of the portfolio's categories."""
@@ -682,7 +682,7 @@ class MilestoneDetail:
 
 
 def milestone_detail(
-    user, portfolio: Portfolio, milestone_id: int, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, milestone_id: int, *, today: date | None = None
 ) -> MilestoneDetail:
     """One milestone of ``portfolio`` (404 when unseen) with its context."""
     milestone = get_for_user(
@@ -793,7 +793,7 @@ class ExecutiveReport:
         return f"{self.portfolio.name} Progress Report - {self.as_of:%d %B %Y}"
 
 
-def report_source(user, portfolio: Portfolio, as_of: date | None):
+def report_source(user: Viewer, portfolio: Portfolio, as_of: date | None):
     """The live source for today (``as_of`` None), else the historical one."""
     if as_of is None:
         return LiveSource(user, portfolio)
@@ -803,7 +803,7 @@ def report_source(user, portfolio: Portfolio, as_of: date | None):
 
 
 def executive_report(
-    user,
+    user: Viewer,
     portfolio: Portfolio,
     *,
     as_of: date | None = None,
@@ -981,7 +981,7 @@ def schedule_gantt(
 
 
 def schedule_page(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> SchedulePage:
     """The schedule page of ``portfolio`` as ``user`` may see it."""
     schedule = sched.portfolio_schedule(user, portfolio, today=today)

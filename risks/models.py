@@ -20,6 +20,7 @@ Low       1 - 4      green
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -369,7 +370,7 @@ def _unit(trigger: str) -> str:
     return spec.unit if spec is not None else ""
 
 
-def parse_threshold(trigger: str, raw) -> Decimal:
+def parse_threshold(trigger: str, raw: Any) -> Decimal:
     """The threshold ``raw`` as a Decimal, or a ValidationError saying what is
     wrong with it: not a number, negative, over 100 % or a fraction of a day."""
     if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw):

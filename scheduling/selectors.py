@@ -82,6 +82,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from accounts.policy import Viewer
 from accounts.roles import VIEW
 from milestones.models import (
     CLOSED_STATUSES,
@@ -649,7 +650,7 @@ def _outlook_of(
 # --------------------------------------------------------------------------
 
 
-def _milestone_rows(user, portfolio: Portfolio) -> list[dict]:
+def _milestone_rows(user: Viewer, portfolio: Portfolio) -> list[dict]:
     """The portfolio's non-cancelled milestones with a ``visible`` flag (1
     query); names of the others are blanked in SQL, never loaded."""
     visible = Exists(
@@ -729,7 +730,7 @@ def _allocations(
 
 
 def portfolio_schedule(
-    user,
+    user: Viewer,
     portfolio: Portfolio,
     *,
     today: date | None = None,
@@ -849,7 +850,7 @@ def _outlook_keys(
 
 
 def portfolio_outlooks(
-    user,
+    user: Viewer,
     portfolios: Iterable[Portfolio],
     *,
     today: date | None = None,
@@ -968,7 +969,7 @@ def _outlooks(
 
 
 def portfolio_outlook(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> ScheduleOutlook | None:
     """The outlook of one portfolio; ``None`` when it has no milestones to
     schedule (or the user may not view it)."""
@@ -1065,7 +1066,7 @@ def _snapshot(model, moment: datetime, **filters) -> QuerySet:
 
 
 def portfolio_outlook_as_of(
-    user, portfolio: Portfolio, as_of: date
+    user: Viewer, portfolio: Portfolio, as_of: date
 ) -> ScheduleOutlook | None:
     """The outlook as it stood at the end of ``as_of``, from history.
 
