@@ -6,7 +6,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from accounts import policy
 from accounts.policy import Viewer
@@ -23,19 +23,20 @@ from .models import (
     Severity,
     severity_for,
 )
+from .querysets import EscalationQuerySet, EscalationRuleQuerySet, RiskQuerySet
 
 # Lists -----------------------------------------------------------------------
 
 _K = TypeVar("_K", bound=Hashable)
 
 
-def risks_for(user: Viewer, action: str = VIEW) -> QuerySet[Risk]:
+def risks_for(user: Viewer, action: str = VIEW) -> RiskQuerySet:
     return Risk.objects.restrict(user, action).select_related(
         "portfolio", "milestone", "org_unit", "owner"
     )
 
 
-def escalation_rules_for(user: Viewer, action: str = VIEW) -> QuerySet[EscalationRule]:
+def escalation_rules_for(user: Viewer, action: str = VIEW) -> EscalationRuleQuerySet:
     """The portfolio overrides in the user's scope, plus (to read) the global
     defaults they override: those are system-wide and scoped to no one."""
     rules = EscalationRule.objects.restrict(user, action)
@@ -44,7 +45,7 @@ def escalation_rules_for(user: Viewer, action: str = VIEW) -> QuerySet[Escalatio
     return rules.select_related("portfolio")
 
 
-def escalations_for(user: Viewer, action: str = VIEW) -> QuerySet[Escalation]:
+def escalations_for(user: Viewer, action: str = VIEW) -> EscalationQuerySet:
     return Escalation.objects.restrict(user, action).select_related(
         "rule", "portfolio", "org_unit", "milestone", "issue", "acknowledged_by"
     )

@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from django.core.cache import cache
 from django.db import transaction
@@ -397,6 +397,10 @@ ENGINE_FLOOR = date(1900, 1, 1)
 ENGINE_CEILING = date(2199, 12, 31)
 
 
+@overload
+def bounded_date(day: date) -> date: ...
+@overload
+def bounded_date(day: None) -> None: ...
 def bounded_date(day: date | None) -> date | None:
     """``day`` within the engine's bounds (``ENGINE_FLOOR``..``ENGINE_CEILING``)."""
     if day is None:
