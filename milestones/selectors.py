@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, overload
 
 from django.core.cache import cache
 from django.db import models
@@ -113,6 +113,10 @@ def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
 
+@overload
+def percent_figure(value: None) -> None: ...
+@overload
+def percent_figure(value: Decimal | float | str) -> Decimal: ...
 def percent_figure(value: Any) -> Decimal | None:
     """A database percentage as a Decimal rounded to 0.01 (None stays None)."""
     if value is None:
