@@ -137,7 +137,9 @@ class CategoriesInput(InputSerializer):
 
 
 class ObjectiveSerializer(OwnerNameMixin, serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = StrategicObjective
@@ -166,7 +168,9 @@ class ObjectiveCreateInput(InputModelSerializer):
 
 
 class MilestoneSerializer(OwnerNameMixin, serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     category_name = serializers.CharField(source="category.name", read_only=True)
     org_unit_name = serializers.CharField(source="org_unit.name", read_only=True)
     # Computed in the database (``MilestoneQuerySet.with_figures``).
@@ -435,7 +439,9 @@ class ProgressUpdateInput(InputModelSerializer):
 
 
 class KPISerializer(serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     latest_value = serializers.DecimalField(
         max_digits=18, decimal_places=4, read_only=True, allow_null=True
     )
