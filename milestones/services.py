@@ -8,7 +8,7 @@ and a reason. Failures raise ``portal.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -142,7 +142,7 @@ def categories_set(
     *,
     actor: User | None,
     portfolio: Portfolio,
-    categories: list[Mapping[str, Any]],
+    categories: Sequence[Mapping[str, Any]],
     reason: str,
 ) -> list[MilestoneCategory]:
     """Replace a portfolio's categories and weights in one step (sum must be 100).
