@@ -11,13 +11,13 @@ import hashlib
 import secrets
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Model, ProtectedError, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -28,9 +28,6 @@ from portal.kernel import invalid_from, set_history_user
 from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
 from .roles import ACTIONS, ROLE_ACTIONS, Role
-
-if TYPE_CHECKING:
-    from milestones.models import Portfolio
 
 
 def org_unit_create(
@@ -108,7 +105,7 @@ def org_unit_delete(*, actor: User | None, unit: OrgUnit) -> None:
             _sync_groups(user, actor)
 
 
-def _sync_scope_grants(user: User, scope: OrgUnit | Portfolio) -> None:
+def _sync_scope_grants(user: User, scope: Model) -> None:
     """Make the user's guardian grants on ``scope`` match their memberships."""
     field = "org_unit" if isinstance(scope, OrgUnit) else "portfolio"
     roles = Membership.objects.filter(user=user, **{field: scope}).values_list(
@@ -141,7 +138,7 @@ def membership_create(
     user: User,
     role: str,
     org_unit: OrgUnit | None = None,
-    portfolio: Portfolio | None = None,
+    portfolio: Any = None,  # a milestones.Portfolio: a layer above, not imported
     authority_limit: Decimal | None = None,
 ) -> Membership:
     """Give ``user`` a role in one scope (an org unit subtree or a portfolio)."""

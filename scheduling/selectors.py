@@ -732,7 +732,8 @@ def _allocations(
     loads: list[tuple[int, int, float]] = []
     for mid, pid, start, finish, unit, name, capacity, fte in rows:
         names[unit] = name
-        capacities[unit] = float(capacity)  # type: ignore[arg-type]  # filtered non-null
+        assert capacity is not None  # filtered out above
+        capacities[unit] = float(capacity)
         tasks.setdefault(mid, Task(id=mid, planned_start=start, planned_finish=finish))
         loads.append((mid, unit, float(fte)))
         if pid == portfolio.pk and mid in visible_ids:
