@@ -20,7 +20,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     fk_name = "user"
     extra = 0
-    fields = ["role", "org_unit", "portfolio", "authority_limit"]
+    fields = ("role", "org_unit", "portfolio", "authority_limit")
     readonly_fields = fields
     can_delete = False
     show_change_link = True

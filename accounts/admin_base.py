@@ -161,10 +161,11 @@ class RestrictedAdmin(SimpleHistoryAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
-    def response_action(self, request, queryset):
+    def response_action(self, request, queryset, *args, **kwargs):
+        # *args, **kwargs: Django 6's action_location, passed on.
         try:
             with transaction.atomic(using=queryset.db):
-                return super().response_action(request, queryset)
+                return super().response_action(request, queryset, *args, **kwargs)
         except DomainError as exc:
             self.message_domain_error(request, exc)
             return HttpResponseRedirect(request.get_full_path())

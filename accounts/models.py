@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -15,14 +17,15 @@ from .querysets import MembershipQuerySet, OrgUnitQuerySet, UserQuerySet
 from .roles import Role
 
 
-class CairnUserManager(UserManager.from_queryset(UserQuerySet)):
+# mypy cannot follow from_queryset() of the generic UserManager in a base list.
+class CairnUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
 
 class User(AbstractUser):
     """A person who signs in to Cairn. Access comes from memberships."""
 
-    objects = CairnUserManager()
+    objects: ClassVar[CairnUserManager] = CairnUserManager()
     history = HistoricalRecords(excluded_fields=["password", "last_login"])
     access_scope = Scope(member_of=True)
 
@@ -46,7 +49,12 @@ class OrgUnit(models.Model):
         COUNTRY = "country", "Country"
         SITE = "site", "Site"
 
-    KIND_DEPTH = {Kind.GLOBAL: 0, Kind.REGION: 1, Kind.COUNTRY: 2, Kind.SITE: 3}
+    KIND_DEPTH: ClassVar[dict[str, int]] = {
+        Kind.GLOBAL: 0,
+        Kind.REGION: 1,
+        Kind.COUNTRY: 2,
+        Kind.SITE: 3,
+    }
 
     name = models.CharField(max_length=120)
     code = models.SlugField(
@@ -97,12 +105,13 @@ class OrgUnit(models.Model):
             return
         if self.kind == self.Kind.GLOBAL:
             raise ValidationError({"parent": "The global unit cannot have a parent."})
+        assert self.parent is not None  # parent_id is set
         parent_depth = self.KIND_DEPTH.get(self.parent.kind)
         if expected is not None and parent_depth != expected - 1:
             raise ValidationError(
                 {
                     "parent": f"A {self.get_kind_display().lower()} must sit under a "
-                    f"{list(self.KIND_DEPTH)[expected - 1].label.lower()}."
+                    f"{self.Kind(list(self.KIND_DEPTH)[expected - 1]).label.lower()}."
                 }
             )
 

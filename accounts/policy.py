@@ -66,23 +66,39 @@ API
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
-from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
-from django.db.models.functions import Length, Substr
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import (
+    Exists,
+    F,
+    Field,
+    ForeignObjectRel,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+)
+from django.db.models.functions import Cast, Length, Substr
 
 from .roles import ACTIONS, OWNER_ACTIONS, VIEW, Role
 
+_M = TypeVar("_M", bound="Model")
+_QS = TypeVar("_QS", bound="QuerySet[Any, Any]")
+_K = TypeVar("_K")
+
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
     from django.db.models import Model
+
+    from .models import OrgUnit, User
 
 
 class SystemActor:
@@ -110,8 +126,12 @@ class SystemActor:
 
 SYSTEM = SystemActor()
 
+# Whoever the policy is asked about: a user, the anonymous visitor, the
+# system's own scheduled work, or nobody.
+Viewer: TypeAlias = "User | AnonymousUser | SystemActor | None"
 
-def sees_everything(user) -> bool:
+
+def sees_everything(user: Viewer) -> bool:
     """Superusers and the system actor: every row, every action."""
     return isinstance(user, SystemActor) or bool(user is not None and user.is_superuser)
 
@@ -161,7 +181,11 @@ def _join(prefix: str, field: str) -> str:
 
 # Grants read once per request (see ``grants_read_once``): (kind, user id,
 # codename) -> ids. None outside such a block.
-_grants_read: ContextVar[dict | None] = ContextVar("policy_grants", default=None)
+# ("all", user id) marks a user whose grants were all read.
+GrantKey: TypeAlias = tuple[Any, ...]
+_grants_read: ContextVar[dict[GrantKey, list[int] | None] | None] = ContextVar(
+    "policy_grants", default=None
+)
 # More ids than this stay a subquery: a literal list that long helps nobody.
 MAX_LITERAL_IDS = 1000
 
@@ -193,19 +217,32 @@ def grant_tables() -> tuple[str, ...]:
     model's scope declares (``Scope(grants=...)``): the policy names no other
     app's tables."""
     labels = {
-        model.access_scope.grants
+        scope.grants
         for model in apps.get_models()
-        if getattr(model, "access_scope", None) is not None
-        and model.access_scope.grants
+        if (scope := scope_of(model)) is not None and scope.grants
     }
     return (ORG_UNIT_GRANTS, *sorted(labels - {ORG_UNIT_GRANTS}))
+
+
+def scope_of(model: type[Model]) -> Scope | None:
+    """The ``access_scope`` a model declares, if any."""
+    scope: Scope | None = getattr(model, "access_scope", None)
+    return scope
+
+
+def _declared_scope(model: type[Model]) -> Scope:
+    scope = scope_of(model)
+    if scope is None:
+        raise TypeError(f"{model.__name__} declares no access_scope.")
+    return scope
 
 
 def _portfolio_grants(model: type[Model], scope: Scope) -> str | None:
     """The grant table of the portfolio a ``scope.portfolio`` path leads to
     (declared by that model's own scope)."""
-    target = model if scope.portfolio == "" else _model_at(model, scope.portfolio)
-    return target.access_scope.grants
+    path = scope.portfolio or ""
+    target = model if path == "" else _model_at(model, path)
+    return _declared_scope(target).grants
 
 
 def _own_grants(scope: Scope) -> str | None:
@@ -214,7 +251,9 @@ def _own_grants(scope: Scope) -> str | None:
     return scope.grants if scope.portfolio != "" else None
 
 
-def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
+def _ids_read_once(
+    key: GrantKey, ids: Callable[[], QuerySet[Any, Any]]
+) -> list[int] | None:
     """The ids ``ids()`` lists (a ``values_list(..., flat=True)`` queryset),
     read once per ``grants_read_once`` block; None outside a block or when
     there are too many to be worth a literal list (the caller then uses its
@@ -227,26 +266,25 @@ def _ids_read_once(key: tuple, ids: Callable[[], QuerySet]) -> list | None:
         kind, user_pk, codename = key
         if kind in ("units", *grant_tables()) and ("all", user_pk) not in read:
             read.update(_read_all_grants(user_pk))
-            read[("all", user_pk)] = True
+            read[("all", user_pk)] = []
         if key not in read:
             listed = list(ids()[: MAX_LITERAL_IDS + 1])
             read[key] = listed if len(listed) <= MAX_LITERAL_IDS else None
     return read[key]
 
 
-def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
+def _read_all_grants(user_pk: int) -> dict[GrantKey, list[int] | None]:
     """Every scope grant of the user, for every action, in two queries: one
     over the grant tables (a UNION; an org unit grant as its path), and,
     when there are org unit grants, one listing the units of their subtrees.
     Returns ``{(kind, user id, codename): ids}`` for every action (an empty
     list where there is no grant; None where a list would be too long)."""
     from django.db.models import CharField, Value
-    from django.db.models.functions import Cast
 
     codenames = [_check_action(action) for action in ACTIONS]
 
-    def rows(label: str, key):
-        return (
+    def rows(label: str, key: str | Cast) -> QuerySet[Any, Any]:
+        grants: QuerySet[Any, Any] = (
             apps.get_model(label)
             .objects.filter(user_id=user_pk, permission__codename__in=codenames)
             .order_by()
@@ -254,13 +292,14 @@ def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
                 Value(label, output_field=CharField()), "permission__codename", key
             )
         )
+        return grants
 
     as_text = Cast("content_object_id", output_field=CharField())
     tables = grant_tables()
     union = rows(ORG_UNIT_GRANTS, "content_object__path").union(
         *(rows(label, as_text) for label in tables[1:]), all=True
     )
-    found: dict[tuple, list] = {
+    found: dict[GrantKey, list[int]] = {
         (kind, user_pk, codename): []
         for kind in ("units", *tables)
         for codename in codenames
@@ -274,7 +313,7 @@ def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
     if paths:
         from .models import OrgUnit
 
-        granted = sorted(set().union(*paths.values()))
+        granted = sorted(set[str]().union(*paths.values()))
         under = Q(pk__in=[])
         for path in granted:
             under |= Q(path__startswith=path)
@@ -290,7 +329,7 @@ def _read_all_grants(user_pk: int) -> dict[tuple, list | None]:
     }
 
 
-def scope_signature(user, action: str = VIEW) -> str | None:
+def scope_signature(user: Viewer, action: str = VIEW) -> str | None:
     """A short digest of everything that decides which rows ``user`` may take
     ``action`` on among milestones and what hangs off them: their id
     (ownership), the org units their grants cover, their portfolio, org unit
@@ -306,14 +345,17 @@ def scope_signature(user, action: str = VIEW) -> str | None:
         return "superuser"
     codename = _check_action(action)
     units = covered_org_units(user, codename)
-    lists = [units] + [_granted_ids(label, user, codename) for label in grant_tables()]
-    if any(not isinstance(ids, list) for ids in lists):
-        return None
+    read = [units] + [_granted_ids(label, user, codename) for label in grant_tables()]
+    lists: list[list[int]] = []
+    for ids in read:
+        if not isinstance(ids, list):
+            return None
+        lists.append(ids)
     text = repr((user.pk, [sorted(ids) for ids in lists]))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def covered_org_units(user, codename: str):
+def covered_org_units(user: Viewer, codename: str) -> list[int] | QuerySet[Any, Any]:
     """Ids of the org units inside a subtree the user holds ``codename`` on.
 
     Uncorrelated with the rows being filtered: the database evaluates it once
@@ -321,6 +363,7 @@ def covered_org_units(user, codename: str):
     instead of testing the subtree row by row. Within ``grants_read_once``,
     a list of ids read once.
     """
+    assert user is not None
     ids = _ids_read_once(
         ("units", user.pk, codename),
         lambda: _covered_org_units(user, codename).values_list("pk", flat=True),
@@ -328,7 +371,7 @@ def covered_org_units(user, codename: str):
     return _covered_org_units(user, codename) if ids is None else ids
 
 
-def _covered_org_units(user, codename: str) -> QuerySet:
+def _covered_org_units(user: Viewer, codename: str) -> QuerySet[OrgUnit, Any]:
     from .models import OrgUnit
 
     grants = apps.get_model(ORG_UNIT_GRANTS).objects.filter(
@@ -337,19 +380,24 @@ def _covered_org_units(user, codename: str) -> QuerySet:
     # A unit lies in the granted unit's subtree when the granted path is a
     # prefix of its path.
     covering = grants.annotate(granted_len=Length("content_object__path")).filter(
-        content_object__path=Substr(OuterRef("path"), 1, F("granted_len"))
+        content_object__path=Substr(
+            OuterRef("path"),
+            1,
+            F("granted_len"),  # type: ignore[arg-type]  # an F() is an expression too
+        )
     )
     return OrgUnit.objects.filter(Exists(covering)).values("pk")
 
 
-def _org_unit_q(user, codename: str, lookup: str) -> Q:
+def _org_unit_q(user: Viewer, codename: str, lookup: str) -> Q:
     return Q(**{f"{lookup or 'pk'}__in": covered_org_units(user, codename)})
 
 
-def _granted_ids(label: str, user, codename: str) -> list | None:
+def _granted_ids(label: str, user: Viewer, codename: str) -> list[int] | None:
     """Ids of the objects a per-object grant table gives ``user`` ``codename``
     on, read once within ``grants_read_once``; None outside a block (or when
     there are too many), meaning: use the correlated ``EXISTS``."""
+    assert user is not None
     return _ids_read_once(
         (label, user.pk, codename),
         lambda: (
@@ -361,7 +409,7 @@ def _granted_ids(label: str, user, codename: str) -> list | None:
     )
 
 
-def _portfolio_q(user, codename: str, lookup: str, label: str) -> Q:
+def _portfolio_q(user: Viewer, codename: str, lookup: str, label: str) -> Q:
     ids = _granted_ids(label, user, codename)
     if ids is not None:
         return Q(**{f"{lookup or 'pk'}__in": ids})
@@ -376,11 +424,14 @@ def _portfolio_q(user, codename: str, lookup: str, label: str) -> Q:
 def _model_at(model: type[Model], path: str) -> type[Model]:
     """The model at the end of an ORM path (``"milestone__portfolio"``)."""
     for name in path.split("__"):
-        model = model._meta.get_field(name).related_model
+        related = model._meta.get_field(name).related_model
+        if related is None or isinstance(related, str):
+            raise TypeError(f"{model.__name__}.{name} is no relation.")
+        model = related
     return model
 
 
-def _restricted_all(model: type[Model], user, action: str) -> QuerySet:
+def _restricted_all(model: type[Model], user: Viewer, action: str) -> QuerySet:
     """``restrict(model.objects.all(), user, action)``, built once per
     ``grants_read_once`` block: a scope through a relation (``via``,
     ``requires``, ``children``, ``member_of``) nests the related model's
@@ -395,7 +446,7 @@ def _restricted_all(model: type[Model], user, action: str) -> QuerySet:
     return read[key]
 
 
-def grants_within_view(user, action: str) -> bool:
+def grants_within_view(user: Viewer, action: str) -> bool:
     """Whether every grant ``user`` holds for ``action`` they also hold for
     ``view`` (as read once in this block), so that ``restrict(action)`` is
     within ``restrict(view)`` for every model: the policy combines the same
@@ -416,7 +467,7 @@ def grants_within_view(user, action: str) -> bool:
     )
 
 
-def scope_q(model: type[Model], user, action: str) -> Q:
+def scope_q(model: type[Model], user: Viewer, action: str) -> Q:
     """The filter selecting ``model`` rows the (non-superuser) user may act on."""
     codename = _check_action(action)
     scope: Scope | None = getattr(model, "access_scope", None)
@@ -435,7 +486,7 @@ def scope_q(model: type[Model], user, action: str) -> Q:
         _portfolio_grants(model, scope) if scope.portfolio is not None else None
     )
     if portfolio_grants is not None:
-        query |= _portfolio_q(user, codename, scope.portfolio, portfolio_grants)
+        query |= _portfolio_q(user, codename, scope.portfolio or "", portfolio_grants)
     if scope.owner is not None and action in OWNER_ACTIONS:
         query |= Q(**{scope.owner: user})
     own_grants = _own_grants(scope)
@@ -452,17 +503,19 @@ def scope_q(model: type[Model], user, action: str) -> Q:
             query |= Q(Exists(grants))
     if scope.children is not None and action == VIEW:
         relation = model._meta.get_field(scope.children)
+        assert isinstance(relation, ForeignObjectRel)
         children = _restricted_all(relation.related_model, user, VIEW)
         query |= Q(pk__in=children.values(relation.field.name))
     if scope.member_of:
         from .models import Membership
 
         visible = _restricted_all(Membership, user, action)
+        assert user is not None
         query |= Q(pk=user.pk) | Q(memberships__in=visible.values("pk"))
     return query
 
 
-def _required_q(model: type[Model], scope: Scope, user, action: str) -> Q:
+def _required_q(model: type[Model], scope: Scope, user: Viewer, action: str) -> Q:
     """Each relation of ``scope.requires``: empty, or a row the user may act on."""
     query = Q()
     for path in scope.requires:
@@ -474,7 +527,7 @@ def _required_q(model: type[Model], scope: Scope, user, action: str) -> Q:
     return query
 
 
-def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
+def restrict(queryset: _QS, user: Viewer, action: str = VIEW) -> _QS:
     """The rows of ``queryset`` that ``user`` may take ``action`` on."""
     _check_action(action)
     if user is None or not user.is_authenticated or not user.is_active:
@@ -482,7 +535,7 @@ def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
     if sees_everything(user):
         return queryset
     query = scope_q(queryset.model, user, action)
-    scope = queryset.model.access_scope
+    scope = _declared_scope(queryset.model)
     if scope.member_of:
         # Joining memberships may repeat a user.
         return queryset.filter(
@@ -491,7 +544,9 @@ def restrict(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
     return queryset.filter(query)
 
 
-_remembered: ContextVar[dict | None] = ContextVar("policy_remembered", default=None)
+_remembered: ContextVar[dict[tuple[Any, ...], bool] | None] = ContextVar(
+    "policy_remembered", default=None
+)
 
 
 @contextmanager
@@ -506,7 +561,7 @@ def remembered() -> Iterator[None]:
         _remembered.reset(token)
 
 
-def can(user, action: str, obj: Model) -> bool:
+def can(user: Viewer, action: str, obj: Model) -> bool:
     """Whether ``user`` may take ``action`` on ``obj``."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
@@ -526,26 +581,29 @@ def can(user, action: str, obj: Model) -> bool:
     return answer
 
 
-def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
+def _can_from_grants_read(user: Viewer, action: str, obj: Model) -> bool | None:
     """``can`` answered without a query, from the grants read once in this
     block and the object's own scope columns (its org unit, portfolio, owner
     and id), for models whose scope is declared by those columns alone; the
     same test ``restrict`` makes in SQL. None when that is not possible
     (outside a block, a scope through a relation, a grant list too long, an
     unsaved object), and the caller asks the database."""
-    if _grants_read.get() is None or obj.pk is None:
+    if _grants_read.get() is None or obj.pk is None or user is None:
         return None
-    scope: Scope | None = getattr(type(obj), "access_scope", None)
+    scope = scope_of(type(obj))
     if scope is None or scope.via is not None or scope.member_of:
         return None
     codename = _check_action(action)
 
-    def column(path: str):
+    def column(path: str) -> Any:
         if path == "":
             return obj.pk
         if "__" in path:
             raise LookupError(path)
-        return getattr(obj, obj._meta.get_field(path).attname)
+        field = obj._meta.get_field(path)
+        if not isinstance(field, Field):
+            raise LookupError(path)
+        return getattr(obj, field.attname)
 
     try:
         if scope.org_unit is not None:
@@ -561,13 +619,14 @@ def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
             ids = _granted_ids(portfolio_grants, user, codename)
             if ids is None:
                 return None
-            if column(scope.portfolio) in ids:
+            if column(scope.portfolio or "") in ids:
                 return True
         if scope.owner is not None and action in OWNER_ACTIONS:
             if column(scope.owner) == user.pk:
                 return True
-        if _own_grants(scope) is not None:
-            ids = _granted_ids(_own_grants(scope), user, codename)
+        own_grants = _own_grants(scope)
+        if own_grants is not None:
+            ids = _granted_ids(own_grants, user, codename)
             if ids is None:
                 return None
             if obj.pk in ids:
@@ -579,7 +638,7 @@ def _can_from_grants_read(user, action: str, obj: Model) -> bool | None:
     return False
 
 
-def require(actor, action: str, obj: Model) -> None:
+def require(actor: Viewer, action: str, obj: Model) -> None:
     """A service's check before it acts: system work (``actor`` None) is
     trusted; a user who cannot see ``obj`` gets ``NotFound`` (as if missing),
     one who sees it but may not take ``action`` ``Forbidden``."""
@@ -594,7 +653,9 @@ def require(actor, action: str, obj: Model) -> None:
         raise Forbidden(f"You may not {action} this {label}.")
 
 
-def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
+def get_for_user(
+    queryset: QuerySet[_M, _M], user: Viewer, action: str = VIEW, **lookup: Any
+) -> _M:
     """Fetch one object for ``action``: 404 if unseen, 403 if seen but not allowed."""
     from portal.errors import Forbidden, NotFound
 
@@ -602,7 +663,7 @@ def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
     try:
         obj = restrict(queryset, user, VIEW).get(**lookup)
     except (
-        queryset.model.DoesNotExist,
+        ObjectDoesNotExist,  # the model's DoesNotExist
         ValueError,
         TypeError,
         ValidationError,  # a malformed UUID, for instance
@@ -613,7 +674,9 @@ def get_for_user(queryset: QuerySet, user, action: str = VIEW, **lookup: Any):
     return obj
 
 
-def authority_limit(user, *, org_unit=None, portfolio=None) -> Decimal | None:
+def authority_limit(
+    user: User, *, org_unit: OrgUnit | None = None, portfolio: Model | None = None
+) -> Decimal | None:
     """Largest authority limit among the user's executive memberships covering
     ``org_unit`` (an ancestor-or-self) or ``portfolio``."""
     from .models import Membership
@@ -627,7 +690,8 @@ def authority_limit(user, *, org_unit=None, portfolio=None) -> Decimal | None:
     result = Membership.objects.filter(query, user=user, role=Role.EXECUTIVE).aggregate(
         limit=Max("authority_limit")
     )
-    return result["limit"]
+    limit: Decimal | None = result["limit"]
+    return limit
 
 
 def ancestor_paths(path: str) -> list[str]:
@@ -639,7 +703,7 @@ def ancestor_paths(path: str) -> list[str]:
 # Who may act ----------------------------------------------------------------------
 
 
-def holders(action: str, objects) -> dict[int, list]:
+def holders(action: str, objects: Iterable[Model]) -> dict[int, list[User]]:
     """Who may take ``action`` on each of ``objects`` (one model, whose scope
     is declared by its own relations: org unit, portfolio, owner, per-object
     grants), by object id: the active users holding a grant that covers the
@@ -696,13 +760,14 @@ def holders(action: str, objects) -> dict[int, list]:
         for pk, paths in unit_paths.items():
             for path in paths:
                 found[pk] |= by_path.get(path, set())
-    per_object = []
+    per_object: list[tuple[str, dict[int, int]]] = []
     if portfolio_of:
         label = _portfolio_grants(model, scope)
         if label is not None:
             per_object.append((label, portfolio_of))
-    if _own_grants(scope) is not None:
-        per_object.append((_own_grants(scope), {pk: pk for pk in pks}))
+    own_grants = _own_grants(scope)
+    if own_grants is not None:
+        per_object.append((own_grants, {pk: pk for pk in pks}))
     for label, target in per_object:
         by_target: dict[int, set[int]] = {}
         for user_id, target_id in (
@@ -716,7 +781,7 @@ def holders(action: str, objects) -> dict[int, list]:
         for pk, target_id in target.items():
             found[pk] |= by_target.get(target_id, set())
     users = get_user_model()._default_manager.filter(
-        pk__in=set().union(*found.values()), is_active=True
+        pk__in=set[int]().union(*found.values()), is_active=True
     )
     by_id = {u.pk: u for u in users}
     return {
@@ -727,7 +792,9 @@ def holders(action: str, objects) -> dict[int, list]:
     }
 
 
-def role_holders(wanted: dict[Any, tuple[str, int, tuple[str, ...]]]) -> dict:
+def role_holders(
+    wanted: dict[_K, tuple[str, int, tuple[str, ...]]],
+) -> dict[_K, list[User]]:
     """The active members of a role within a scope, for each key of
     ``wanted``: ``(role, portfolio id, org unit paths)`` means members of
     ``role`` on that portfolio or on any of those units or a unit above
@@ -748,18 +815,18 @@ def role_holders(wanted: dict[Any, tuple[str, int, tuple[str, ...]]]) -> dict:
         )
         .filter(
             Q(portfolio_id__in={pid for _, pid, _ in wanted.values()})
-            | Q(org_unit__path__in=set().union(*covering.values()))
+            | Q(org_unit__path__in=set[str]().union(*covering.values()))
         )
         .select_related("user", "org_unit")
         .order_by("user__username", "pk")
     )
-    result: dict = {}
+    result: dict[_K, list[User]] = {}
     for key, (role, portfolio_id, _) in wanted.items():
-        users: dict[int, Any] = {}
+        users: dict[int, User] = {}
         for m in memberships:
             if m.role == role and (
                 m.portfolio_id == portfolio_id
-                or (m.org_unit_id and m.org_unit.path in covering[key])
+                or (m.org_unit is not None and m.org_unit.path in covering[key])
             ):
                 users.setdefault(m.user_id, m.user)
         result[key] = list(users.values())
@@ -767,7 +834,7 @@ def role_holders(wanted: dict[Any, tuple[str, int, tuple[str, ...]]]) -> dict:
 
 
 def holds_role(
-    user, role: str, *, portfolio_id: int, org_unit_paths: tuple[str, ...]
+    user: Viewer, role: str, *, portfolio_id: int, org_unit_paths: tuple[str, ...]
 ) -> bool:
     """Whether ``user`` is a member of ``role`` on the portfolio or on one of
     the units (or above); superusers always, inactive users never."""
@@ -777,6 +844,7 @@ def holds_role(
         return False
     if sees_everything(user):
         return True
+    assert not isinstance(user, SystemActor)  # sees everything
     paths = {p for path in org_unit_paths for p in ancestor_paths(path)}
     return Membership.objects.filter(
         Q(portfolio_id=portfolio_id) | Q(org_unit__path__in=paths),
@@ -785,7 +853,7 @@ def holds_role(
     ).exists()
 
 
-def grant(user, actions, obj: Model) -> None:
+def grant(user: User, actions: Iterable[str], obj: Model) -> None:
     """Give ``user`` the scope permissions for ``actions`` on ``obj``."""
     from guardian.shortcuts import assign_perm
 
@@ -794,7 +862,7 @@ def grant(user, actions, obj: Model) -> None:
     forget_grants()
 
 
-def revoke(user, actions, obj: Model) -> None:
+def revoke(user: User, actions: Iterable[str], obj: Model) -> None:
     """Withdraw the scope permissions for ``actions`` on ``obj``."""
     from guardian.shortcuts import remove_perm
 

@@ -11,21 +11,23 @@ import hashlib
 import secrets
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import Model, ProtectedError, Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from portal.errors import Invalid
-from portal.kernel import invalid_from
+from portal.kernel import invalid_from, set_history_user
 
 from . import policy, signals
 from .models import ApiToken, Membership, OrgUnit, User
-from .roles import ROLE_ACTIONS, Role
+from .roles import ACTIONS, ROLE_ACTIONS, Role
 
 
 def org_unit_create(
@@ -38,7 +40,7 @@ def org_unit_create(
     """
     unit = OrgUnit(name=name, code=code, kind=kind, parent=parent)
     unit.path = f"{parent.path if parent else '/'}{code}/"
-    unit._history_user = actor
+    set_history_user(unit, actor)
     try:
         unit.full_clean()
     except ValidationError as exc:
@@ -62,7 +64,7 @@ def org_unit_create(
     return unit
 
 
-def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
+def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields: Any) -> OrgUnit:
     """Rename a unit or set its capacity; its code and place in the tree stay."""
     allowed = {"name", "fte_capacity"}
     unknown = set(fields) - allowed
@@ -75,7 +77,7 @@ def org_unit_update(*, actor: User | None, unit: OrgUnit, **fields) -> OrgUnit:
         unit = OrgUnit.objects.select_for_update(no_key=True).get(pk=unit.pk)
         for field, value in fields.items():
             setattr(unit, field, value)
-        unit._history_user = actor
+        set_history_user(unit, actor)
         try:
             unit.full_clean()
         except ValidationError as exc:
@@ -91,7 +93,7 @@ def org_unit_delete(*, actor: User | None, unit: OrgUnit) -> None:
     """
     with transaction.atomic():
         members = list(User.objects.filter(memberships__org_unit=unit).distinct())
-        unit._history_user = actor
+        set_history_user(unit, actor)
         try:
             unit.delete()
         except ProtectedError as exc:
@@ -103,14 +105,14 @@ def org_unit_delete(*, actor: User | None, unit: OrgUnit) -> None:
             _sync_groups(user, actor)
 
 
-def _sync_scope_grants(user: User, scope) -> None:
+def _sync_scope_grants(user: User, scope: Model) -> None:
     """Make the user's guardian grants on ``scope`` match their memberships."""
     field = "org_unit" if isinstance(scope, OrgUnit) else "portfolio"
     roles = Membership.objects.filter(user=user, **{field: scope}).values_list(
         "role", flat=True
     )
     wanted = set().union(*(ROLE_ACTIONS[r] for r in roles)) if roles else set()
-    policy.revoke(user, set(policy.ACTIONS) - wanted, scope)
+    policy.revoke(user, set(ACTIONS) - wanted, scope)
     policy.grant(user, wanted, scope)
 
 
@@ -126,7 +128,7 @@ def _sync_groups(user: User, actor: User | None) -> None:
     staff = bool(roles) or user.is_superuser
     if user.is_staff != staff:
         user.is_staff = staff
-        user._history_user = actor
+        set_history_user(user, actor)
         user.save(update_fields=["is_staff"])
 
 
@@ -136,7 +138,7 @@ def membership_create(
     user: User,
     role: str,
     org_unit: OrgUnit | None = None,
-    portfolio=None,
+    portfolio: Any = None,  # a milestones.Portfolio: a layer above, not imported
     authority_limit: Decimal | None = None,
 ) -> Membership:
     """Give ``user`` a role in one scope (an org unit subtree or a portfolio)."""
@@ -147,7 +149,7 @@ def membership_create(
         portfolio=portfolio,
         authority_limit=authority_limit,
     )
-    membership._history_user = actor
+    set_history_user(membership, actor)
     try:
         membership.full_clean()
     except ValidationError as exc:
@@ -171,7 +173,7 @@ def membership_update(
             pk=membership.pk
         )
         membership.authority_limit = authority_limit
-        membership._history_user = actor
+        set_history_user(membership, actor)
         try:
             membership.full_clean()
         except ValidationError as exc:
@@ -184,7 +186,7 @@ def membership_delete(*, actor: User | None, membership: Membership) -> None:
     """Remove a membership and the grants that only it gave."""
     user, scope = membership.user, membership.scope
     with transaction.atomic():
-        membership._history_user = actor
+        set_history_user(membership, actor)
         membership.delete()
         _sync_scope_grants(user, scope)
         _sync_groups(user, actor)
@@ -215,7 +217,7 @@ def api_token_find(secret: str) -> ApiToken | None:
 
 
 def api_token_create(
-    *, user: User, name: str = "", request=None
+    *, user: User, name: str = "", request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:
     """Issue a new named token for ``user``; returns it with its secret, which
     is shown once and never stored (only its digest is)."""
@@ -259,7 +261,9 @@ def api_token_touch(token: ApiToken) -> None:
         token.last_used = now
 
 
-def api_token_revoke(*, actor: User, token: ApiToken, request=None) -> None:
+def api_token_revoke(
+    *, actor: User, token: ApiToken, request: HttpRequest | None = None
+) -> None:
     """Revoke one token; only its owner may (others get a 404 before this)."""
     if token.user_id != actor.pk:
         raise Invalid("Only the owner may revoke a token.")
@@ -298,7 +302,7 @@ def user_password_set(*, actor: User | None, user: User, password: str | None) -
             user.set_unusable_password()
         else:
             user.set_password(password)
-        user._history_user = actor
+        set_history_user(user, actor)
         user.save(update_fields=["password"])
         api_tokens_revoke_all(user=user, reason="password change", actor=actor)
     return user
@@ -309,7 +313,7 @@ def user_deactivate(*, actor: User | None, user: User) -> User:
     with transaction.atomic():
         if User.objects.filter(pk=user.pk, is_active=True).exists():
             user.is_active = False
-            user._history_user = actor
+            set_history_user(user, actor)
             user.save(update_fields=["is_active"])
         user.is_active = False
         api_tokens_revoke_all(user=user, reason="deactivation", actor=actor)

@@ -26,7 +26,8 @@ def client_username(
     Over-long names and NUL bytes never reach the database: no account has
     such a name, and PostgreSQL refuses both in a varchar column.
     """
-    field = settings.AXES_USERNAME_FORM_FIELD
+    # A default of django-axes (its AppConf), unknown to the settings module.
+    field = settings.AXES_USERNAME_FORM_FIELD  # type: ignore[misc]
     if credentials:
         raw = credentials.get(field)
     else:

@@ -62,10 +62,12 @@ from milestones.models import (
     ProgressUpdate,
     ResourceAllocation,
     Status,
+    StrategicObjective,
 )
 from portal import audit
 from portal.audit import bulk_create_with_history
 from portal.errors import Conflict, Invalid
+from portal.kernel import set_history_user
 
 BATCH = 500
 MAX_MILESTONES = 1_000_000
@@ -542,9 +544,9 @@ def _build_users(ctx: DatasetContext) -> None:
         for n in range(1, per_country + 1):
             wanted.append((f"{country.code}-contrib{n}", Role.CONTRIBUTOR, country))
             wanted.append((f"{country.code}-owner{n}", Role.MILESTONE_OWNER, country))
-    for unit in ctx.units.values():
-        if unit.kind == OrgUnit.Kind.REGION:
-            wanted.append((f"{unit.code}-pmo", Role.PORTFOLIO_MANAGER, unit))
+    for region in ctx.units.values():
+        if region.kind == OrgUnit.Kind.REGION:
+            wanted.append((f"{region.code}-pmo", Role.PORTFOLIO_MANAGER, region))
     wanted += [(f"{prefix}-{name}", role, None) for name, role, _ in CENTRAL_ROLES]
     # One hash for everyone: hashing is deliberately slow, and these are
     # benchmark accounts (unusable unless a password was given).
@@ -559,7 +561,7 @@ def _build_users(ctx: DatasetContext) -> None:
             password=password,
             is_staff=True,
         )
-        user._history_user = None
+        set_history_user(user, None)
         users.append(user)
     users = bulk_create_with_history(
         users, User, batch_size=BATCH, default_change_reason="Synthetic dataset"
@@ -593,6 +595,7 @@ def _build_portfolio(ctx: DatasetContext, n: int) -> Portfolio:
     theme, purpose = THEMES[n % len(THEMES)]
     regions = [u for u in ctx.units.values() if u.kind == OrgUnit.Kind.REGION]
     # Every third portfolio is regional; the others span the organisation.
+    assert ctx.root is not None  # the org units are built first
     unit = regions[n % len(regions)] if n % 3 == 2 else ctx.root
     # Roughly half of the plan lies in the past.
     start = ctx.as_of - timedelta(days=rng.randint(200, 500))
@@ -746,7 +749,7 @@ def _plan_milestone(
         planned_completion=finish,
         requires_validation=requires_validation,
     )
-    milestone._history_user = None
+    set_history_user(milestone, None)
     plan = _Plan(milestone)
     _tell_story(ctx, rng, plan)
     _draft_updates(ctx, rng, plan)
@@ -821,7 +824,8 @@ def _money(value: Decimal) -> Decimal:
 
 def _build_dependencies(ctx: DatasetContext, rng: random.Random, ids: list[int]):
     """About three links per milestone, always from earlier to later ones."""
-    kinds, weights = zip(*DEPENDENCY_TYPES, strict=True)
+    kinds = [kind for kind, _ in DEPENDENCY_TYPES]
+    weights = [weight for _, weight in DEPENDENCY_TYPES]
     links = []
     for i in range(1, len(ids)):
         k = min(i, rng.choice((1, 2, 3, 3, 4, 5)))
@@ -832,7 +836,7 @@ def _build_dependencies(ctx: DatasetContext, rng: random.Random, ids: list[int])
                 type=rng.choices(kinds, weights=weights)[0],
                 lag_days=rng.choice((0, 0, 0, 0, 2, 5, 10, -3)),
             )
-            link._history_user = None
+            set_history_user(link, None)
             links.append(link)
     bulk_create_with_history(
         links, Dependency, batch_size=BATCH, default_change_reason="Dependency added"
@@ -870,7 +874,7 @@ def _build_checkpoints_and_allocations(ctx, rng, plans: list[_Plan]) -> None:
             )
     for objs, model in ((checkpoints, Checkpoint), (allocations, ResourceAllocation)):
         for obj in objs:
-            obj._history_user = None
+            set_history_user(obj, None)
         bulk_create_with_history(objs, model, batch_size=BATCH)
     ctx.add("checkpoints", len(checkpoints))
     ctx.add("allocations", len(allocations))
@@ -888,6 +892,8 @@ def _draft_updates(ctx: DatasetContext, rng: random.Random, plan: _Plan) -> None
     authors = _people(ctx, m.org_unit, Role.CONTRIBUTOR) + _people(
         ctx, m.org_unit, Role.MILESTONE_OWNER
     )
+    # A milestone with reports has its forecast and estimate (_tell_story).
+    assert plan.forecast is not None and plan.eac is not None
     count = len(plan.report_days)
     delay = (plan.forecast - m.planned_completion).days
     for k, day in enumerate(plan.report_days):
@@ -911,7 +917,7 @@ def _draft_updates(ctx: DatasetContext, rng: random.Random, plan: _Plan) -> None
             next_steps=rng.choice(NEXT_STEPS),
             milestone_version=k + 1,
         )
-        update._history_user = update.author
+        set_history_user(update, update.author)
         plan.updates.append(update)
     # The milestone is written as it stands after its last report, exactly as
     # milestone_submit_update would have left it.
@@ -956,7 +962,9 @@ def _on_the_way(final: str, k: int, count: int) -> str:
 
 def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
     kpis = []
-    anchors = [(o, None) for o in objectives]
+    anchors: list[tuple[StrategicObjective | None, Milestone | None]] = [
+        (o, None) for o in objectives
+    ]
     anchors += [(None, p.milestone) for p in plans if rng.random() < 0.1]
     # Three distinct portfolio-level KPIs, then one per anchor.
     chosen = rng.sample(KPI_POOL, 3) + [rng.choice(KPI_POOL) for _ in anchors]
@@ -975,7 +983,7 @@ def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
             baseline=Decimal(baseline),
             target=Decimal(target),
         )
-        kpi._history_user = None
+        set_history_user(kpi, None)
         kpis.append(kpi)
     kpis = bulk_create_with_history(kpis, KPI, batch_size=BATCH)
     measurements = []
@@ -990,7 +998,7 @@ def _build_kpis(ctx, rng, portfolio, objectives, plans: list[_Plan]) -> None:
                 measured_on=ctx.as_of - timedelta(HISTORY_DAYS - 14 * j),
                 value=value.quantize(Decimal("0.01")),
             )
-            measurement._history_user = None
+            set_history_user(measurement, None)
             measurements.append(measurement)
     bulk_create_with_history(measurements, KPIMeasurement, batch_size=BATCH)
     ctx.add("KPIs", len(kpis))

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from milestones.models import Milestone
 from portal.audit import bulk_create_with_history
+from portal.kernel import set_history_user
 from risks.models import Risk, StakeholderAssessment, severity_for
 
 BATCH = 500
@@ -74,7 +75,7 @@ def generate_risks(ctx, count: int) -> None:
         for _ in range(max(1, share // 20)):
             assessments.extend(_assessments(ctx, rng, portfolio, ids, facts))
     for obj in (*risks, *assessments):
-        obj._history_user = None
+        set_history_user(obj, None)
     bulk_create_with_history(
         risks, Risk, batch_size=BATCH, default_change_reason="Risk logged"
     )

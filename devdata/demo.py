@@ -1501,6 +1501,7 @@ def _report_progress(milestone: Milestone, m: Plan, users, today: date) -> int:
         last = n == count
         percent = (Decimal(story.percent) * share).quantize(Decimal(1))
         eac = _money(budget * (1 + (Decimal(story.eac) - 1) * share), "100")
+        status: str
         if story.status == Status.COMPLETED and last:
             status, percent, spend = Status.COMPLETED, Decimal(100), eac
         else:

@@ -14,6 +14,7 @@ service creates them, and are read-only once saved.
 from __future__ import annotations
 
 import zipfile
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -315,9 +316,9 @@ class CategoryInline(ServiceInline):
         )
 
 
-def category_rows(formset) -> list[dict]:
+def category_rows(formset) -> list[dict[str, Any]]:
     """The categories a formset keeps, in order, as ``categories_set`` takes them."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row_form in formset.forms:
         data = getattr(row_form, "cleaned_data", None)
         if not data or formset._should_delete_form(row_form):

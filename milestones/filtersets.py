@@ -9,14 +9,16 @@ user may not see is an invalid choice (400 in the API), never a hint.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import django_filters as filters
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
 
 from accounts import policy
 from accounts.models import OrgUnit, User
 from accounts.roles import VIEW
-from portal.filters import DaysFilter, FilterSet
+from portal.filters import DaysFilter, FilterSet, scoped_choice
 
 from .models import (
     KPI,
@@ -31,17 +33,19 @@ from .models import (
 )
 
 
-def visible(model) -> Callable:
+def visible(
+    model: type[Model],
+) -> Callable[[HttpRequest | None], QuerySet[Any, Any]]:
     """The choices of a related filter: the rows the requesting user may see."""
 
-    def queryset(request) -> QuerySet:
+    def queryset(request: HttpRequest | None) -> QuerySet[Any, Any]:
         user = getattr(request, "user", None)
         return policy.restrict(model._default_manager.all(), user, VIEW)
 
     return queryset
 
 
-def visible_owners(request) -> QuerySet:
+def visible_owners(request: HttpRequest | None) -> QuerySet[User, User]:
     """Users the requesting user may see, plus the owners of milestones they
     may see (an owner needs no membership of their own)."""
     user = getattr(request, "user", None)
@@ -53,17 +57,17 @@ def visible_owners(request) -> QuerySet:
 
 
 def _portfolio_filter(field_name: str = "portfolio") -> filters.ModelChoiceFilter:
-    return filters.ModelChoiceFilter(
+    return scoped_choice(
+        visible(Portfolio),
         field_name=field_name,
         to_field_name="slug",
-        queryset=visible(Portfolio),
         label="Portfolio (slug)",
     )
 
 
 class PortfolioFilterSet(FilterSet):
-    org_unit = filters.ModelChoiceFilter(
-        queryset=visible(OrgUnit),
+    org_unit = scoped_choice(
+        visible(OrgUnit),
         method="filter_org_unit",
         label="Org unit id (the unit and its subtree)",
     )
@@ -82,7 +86,7 @@ class PortfolioFilterSet(FilterSet):
 
 class StrategicObjectiveFilterSet(FilterSet):
     portfolio = _portfolio_filter()
-    owner = filters.ModelChoiceFilter(queryset=visible(User))
+    owner = scoped_choice(visible(User))
     q = filters.CharFilter(method="filter_q", label="Code or title contains")
 
     class Meta:
@@ -95,14 +99,14 @@ class StrategicObjectiveFilterSet(FilterSet):
 
 class MilestoneFilterSet(FilterSet):
     portfolio = _portfolio_filter()
-    category = filters.ModelChoiceFilter(queryset=visible(MilestoneCategory))
-    objective = filters.ModelChoiceFilter(queryset=visible(StrategicObjective))
-    org_unit = filters.ModelChoiceFilter(
-        queryset=visible(OrgUnit),
+    category = scoped_choice(visible(MilestoneCategory))
+    objective = scoped_choice(visible(StrategicObjective))
+    org_unit = scoped_choice(
+        visible(OrgUnit),
         method="filter_org_unit",
         label="Org unit id (the unit and its subtree)",
     )
-    owner = filters.ModelChoiceFilter(queryset=visible_owners)
+    owner = scoped_choice(visible_owners)
     status = filters.MultipleChoiceFilter(
         choices=Status.choices, label="Status (repeat for several)"
     )
@@ -158,15 +162,15 @@ class MilestoneFilterSet(FilterSet):
 
 class DependencyFilterSet(FilterSet):
     portfolio = _portfolio_filter("successor__portfolio")
-    milestone = filters.ModelChoiceFilter(
+    milestone = scoped_choice(
+        visible(Milestone),
         # field_name only types the parameter; the method filters both ends.
         field_name="successor",
-        queryset=visible(Milestone),
         method="filter_milestone",
         label="Milestone id (either end of the link)",
     )
-    predecessor = filters.ModelChoiceFilter(queryset=visible(Milestone))
-    successor = filters.ModelChoiceFilter(queryset=visible(Milestone))
+    predecessor = scoped_choice(visible(Milestone))
+    successor = scoped_choice(visible(Milestone))
     type = filters.ChoiceFilter(choices=Dependency.Type.choices)
 
     class Meta:
@@ -179,8 +183,8 @@ class DependencyFilterSet(FilterSet):
 
 class ProgressUpdateFilterSet(FilterSet):
     portfolio = _portfolio_filter("milestone__portfolio")
-    milestone = filters.ModelChoiceFilter(queryset=visible(Milestone))
-    author = filters.ModelChoiceFilter(queryset=visible(User))
+    milestone = scoped_choice(visible(Milestone))
+    author = scoped_choice(visible(User))
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     submitted_after = filters.IsoDateTimeFilter(
         field_name="submitted_at", lookup_expr="gte"
@@ -203,8 +207,8 @@ class ProgressUpdateFilterSet(FilterSet):
 
 class KPIFilterSet(FilterSet):
     portfolio = _portfolio_filter()
-    objective = filters.ModelChoiceFilter(queryset=visible(StrategicObjective))
-    milestone = filters.ModelChoiceFilter(queryset=visible(Milestone))
+    objective = scoped_choice(visible(StrategicObjective))
+    milestone = scoped_choice(visible(Milestone))
     kind = filters.ChoiceFilter(choices=KPI.Kind.choices)
 
     class Meta:

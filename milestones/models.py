@@ -9,6 +9,7 @@ changed through services that require a change reason.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,7 +33,16 @@ from .querysets import (
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
-money = {"max_digits": 16, "decimal_places": 2}
+
+
+class MoneyField(TypedDict):
+    """The keyword arguments every amount of money's DecimalField shares."""
+
+    max_digits: int
+    decimal_places: int
+
+
+money: MoneyField = {"max_digits": 16, "decimal_places": 2}
 non_negative = [MinValueValidator(ZERO)]
 percent = [MinValueValidator(ZERO), MaxValueValidator(HUNDRED)]
 
@@ -370,7 +380,7 @@ class Milestone(PythonChecked, models.Model):
         if self.category_id and self.portfolio_id:
             if self.category.portfolio_id != self.portfolio_id:
                 errors["category"] = "The category belongs to another portfolio."
-        if self.objective_id and self.portfolio_id:
+        if self.objective_id and self.portfolio_id and self.objective is not None:
             if self.objective.portfolio_id != self.portfolio_id:
                 errors["objective"] = "The objective belongs to another portfolio."
         if errors:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.db.models import (
     BooleanField,
@@ -13,6 +14,7 @@ from django.db.models import (
     Expression,
     F,
     IntegerField,
+    Model,
     OuterRef,
     Q,
     Subquery,
@@ -26,34 +28,40 @@ from django.utils import timezone
 from accounts.querysets import RestrictedQuerySet
 from portal.db import DaysBetween, Ratio
 
+if TYPE_CHECKING:
+    # Named (as strings) in the queryset base classes below.
+    from .models import Milestone, Portfolio, ProgressUpdate  # noqa: F401
 
-class ScopedQuerySet(RestrictedQuerySet):
+_M = TypeVar("_M", bound=Model)
+
+
+class ScopedQuerySet(RestrictedQuerySet[_M]):
     pass
 
 
-class PortfolioQuerySet(RestrictedQuerySet):
+class PortfolioQuerySet(RestrictedQuerySet["Portfolio"]):
     pass
 
 
-class MilestoneQuerySet(RestrictedQuerySet):
-    def open(self):
+class MilestoneQuerySet(RestrictedQuerySet["Milestone"]):
+    def open(self) -> Self:
         from .models import CLOSED_STATUSES
 
         return self.exclude(status__in=CLOSED_STATUSES)
 
-    def overdue(self, today: date | None = None):
+    def overdue(self, today: date | None = None) -> Self:
         """Open milestones whose planned completion has passed."""
         today = today or timezone.localdate()
         return self.open().filter(planned_completion__lt=today)
 
-    def due_within(self, days: int, today: date | None = None):
+    def due_within(self, days: int, today: date | None = None) -> Self:
         today = today or timezone.localdate()
         return self.open().filter(
             planned_completion__gte=today,
             planned_completion__lte=today + timedelta(days=days),
         )
 
-    def stale(self, days: int = 14, now=None):
+    def stale(self, days: int = 14, now: datetime | None = None) -> Self:
         """Open milestones with no progress update for ``days`` days."""
         now = now or timezone.now()
         cutoff = now - timedelta(days=days)
@@ -62,7 +70,9 @@ class MilestoneQuerySet(RestrictedQuerySet):
             | Q(last_progress_at__isnull=True, created_at__lt=cutoff)
         )
 
-    def with_figures(self, *, today: date | None = None, now: datetime | None = None):
+    def with_figures(
+        self, *, today: date | None = None, now: datetime | None = None
+    ) -> Self:
         """Annotate the per-milestone figures that lists, API and reports show.
 
         ``days_remaining`` (planned completion - today), ``delay_days`` (see
@@ -74,12 +84,12 @@ class MilestoneQuerySet(RestrictedQuerySet):
         ``DUE_SOON_DAYS``) and ``is_stale`` (no update for ``STALE_DAYS``),
         which are only ever true for open milestones.
         """
-        from .models import ProgressUpdate
+        from .models import ProgressUpdate as Updates
 
         today = today or timezone.localdate()
         now = now or timezone.now()
         latest_update = (
-            ProgressUpdate.objects.filter(milestone=OuterRef("pk"))
+            Updates.objects.filter(milestone=OuterRef("pk"))
             .order_by("-submitted_at")
             .values("submitted_at")[:1]
         )
@@ -119,7 +129,7 @@ class MilestoneQuerySet(RestrictedQuerySet):
         )
 
 
-class ProgressUpdateQuerySet(RestrictedQuerySet):
+class ProgressUpdateQuerySet(RestrictedQuerySet["ProgressUpdate"]):
     pass
 
 

@@ -396,11 +396,11 @@ class MilestoneResource(resources.ModelResource):
             dataset.headers or ()
         ):
             return {}
-        pairs = {
+        named = {
             (_text(row.get("portfolio")), _text(row.get("code")))
             for row in dataset.dict
         }
-        pairs = sorted((slug, code) for slug, code in pairs if slug and code)
+        pairs = sorted((slug, code) for slug, code in named if slug and code)
         found: dict[tuple[str, str], list[Milestone]] = {}
         for start in range(0, len(pairs), LOOKUP_BATCH):
             chunk = pairs[start : start + LOOKUP_BATCH]

@@ -27,10 +27,11 @@ Formulas (DESIGN.md)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, overload
 
 from django.core.cache import cache
 from django.db import models
@@ -42,7 +43,6 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
-    QuerySet,
     Sum,
     Value,
     When,
@@ -53,11 +53,13 @@ from django.utils import timezone
 
 from accounts import policy
 from accounts.models import OrgUnit
+from accounts.policy import Viewer
 from accounts.roles import VIEW
 from portal.db import Ratio, newest_history_id
 
 from .models import Milestone, MilestoneCategory, Portfolio, Status
 from .querysets import (
+    MilestoneQuerySet,
     active_q,
     late_q,
     open_q,
@@ -111,6 +113,10 @@ def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
 
+@overload
+def percent_figure(value: None) -> None: ...
+@overload
+def percent_figure(value: Decimal | float | str) -> Decimal: ...
 def percent_figure(value: Any) -> Decimal | None:
     """A database percentage as a Decimal rounded to 0.01 (None stays None)."""
     if value is None:
@@ -122,7 +128,7 @@ def money_figure(value: Any) -> Decimal:
     return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _visible_milestones(user) -> QuerySet:
+def _visible_milestones(user: Viewer) -> MilestoneQuerySet:
     return Milestone.objects.restrict(user, VIEW)
 
 
@@ -131,7 +137,7 @@ def status_count_aggregates() -> dict[str, Count]:
     return {f"n_{status}": Count("pk", filter=Q(status=status)) for status in Status}
 
 
-def counts_from_row(row: dict[str, Any]) -> dict[str, int]:
+def counts_from_row(row: Mapping[str, Any]) -> dict[str, int]:
     return {status.value: int(row.get(f"n_{status}") or 0) for status in Status}
 
 
@@ -150,12 +156,12 @@ RELATED_NAME_COLUMNS = {
 
 
 def milestone_list(
-    user,
+    user: Viewer,
     *,
     portfolio: Portfolio | None = None,
     today: date | None = None,
     related: bool = True,
-) -> QuerySet:
+) -> MilestoneQuerySet:
     """The milestones ``user`` may view, with their related rows and figures.
 
     Annotated with ``days_remaining``, ``delay_days``,
@@ -180,7 +186,7 @@ def milestone_list(
     return queryset.with_figures(today=today, now=now)
 
 
-def with_related_names(queryset: QuerySet) -> QuerySet:
+def with_related_names(queryset: MilestoneQuerySet) -> MilestoneQuerySet:
     """Milestones with what a list shows of their related rows, as columns
     (``RELATED_NAME_COLUMNS``: the portfolio's slug, the category's and org
     unit's names, the owner's names) instead of the rows themselves: a list
@@ -264,8 +270,8 @@ def risk_level_of(open_count: int, troubled: int, completed: int) -> str | None:
 
 
 def _category_figures(
-    user, portfolio_ids: list[int], today: date
-) -> dict[tuple[int, int | None], dict]:
+    user: Viewer, portfolio_ids: list[int], today: date
+) -> dict[tuple[int, int | None], Mapping[str, Any]]:
     """Aggregates of the visible milestones of the portfolios, one row per
     (portfolio, category) (a single GROUP BY), keyed by those two ids."""
     active = active_q()
@@ -299,7 +305,9 @@ def _category_figures(
     return {(row["portfolio"], row["category"]): row for row in rows}
 
 
-def _category_progress(category: MilestoneCategory, row: dict) -> CategoryProgress:
+def _category_progress(
+    category: MilestoneCategory, row: Mapping[str, Any]
+) -> CategoryProgress:
     counts = counts_from_row(row)
     open_count = row.get("open_count", 0)
     troubled = row.get("troubled_count", 0)
@@ -367,7 +375,7 @@ def _weighted(pairs: list[tuple[Decimal, Any]]) -> Decimal | None:
 
 
 def portfolio_figures(
-    user, portfolios: list[Portfolio], *, today: date | None = None
+    user: Viewer, portfolios: list[Portfolio], *, today: date | None = None
 ) -> dict[int, PortfolioFigures]:
     """Category and overall figures of each portfolio, by portfolio id, over
     the milestones ``user`` may view.
@@ -429,7 +437,7 @@ def _portfolio_versions(ids: list[int]) -> dict[int, str]:
 
 
 def _compute_portfolio_figures(
-    user, portfolios: list[Portfolio], *, today: date | None = None
+    user: Viewer, portfolios: list[Portfolio], *, today: date | None = None
 ) -> dict[int, PortfolioFigures]:
     today = _today(today)
     ids = [p.pk for p in portfolios]
@@ -439,7 +447,9 @@ def _compute_portfolio_figures(
         .filter(portfolio__in=ids)
         .order_by("portfolio", "order", "name")
     )
-    rows_of: dict[int, list[tuple[MilestoneCategory, dict]]] = {pk: [] for pk in ids}
+    rows_of: dict[int, list[tuple[MilestoneCategory, Mapping[str, Any]]]] = {
+        pk: [] for pk in ids
+    }
     for category in categories:
         row = figures.get((category.portfolio_id, category.pk), {})
         rows_of[category.portfolio_id].append((category, row))
@@ -475,7 +485,7 @@ def _compute_portfolio_figures(
 
 
 def category_progress(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> list[CategoryProgress]:
     """Weighted progress, status counts, derived status and risk level of each
     category of ``portfolio``, over the milestones ``user`` may view. Two
@@ -484,7 +494,7 @@ def category_progress(
 
 
 def portfolio_progress(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> PortfolioProgress:
     """Overall progress (category-weight-averaged category progress), the
     progress planned by ``today``, the schedule status and counts by status.
@@ -507,7 +517,7 @@ class ScorecardRow:
 
 
 def scorecard(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> list[ScorecardRow]:
     """The Milestone Tracking Scorecard: category, weight, status, progress %,
     risk level, business impact. Two queries (those of ``category_progress``)."""
@@ -554,7 +564,7 @@ def _delivery_aggregates(today: date) -> dict[str, Any]:
     }
 
 
-def _delivered(user, portfolio: Portfolio | None) -> QuerySet:
+def _delivered(user: Viewer, portfolio: Portfolio | None) -> MilestoneQuerySet:
     queryset = _visible_milestones(user).filter(active_q())
     if portfolio is not None:
         queryset = queryset.filter(portfolio=portfolio)
@@ -580,7 +590,7 @@ class SuccessMetrics:
 
 
 def success_metrics(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> SuccessMetrics:
     """On-time delivery rate, achievement rate and budget adherence over the
     non-cancelled milestones ``user`` may view (in ``portfolio`` if given).
@@ -651,7 +661,7 @@ def region_path_expr(path: str = "org_unit__path") -> Substr:
 
 
 def regional_comparison(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> list[RegionFigures]:
     """Milestone count, achievement rate and on-time rate per region, over the
     non-cancelled milestones ``user`` may view.
@@ -678,7 +688,7 @@ def regional_comparison(
         f"regions:v{FIGURES_MEMO_VERSION}:{portfolio.pk if portfolio else '-'}:"
         f"{newest[0]}-{newest[1]}:{today}:{signature}"
     )
-    kept = cache.get(key)
+    kept: list[RegionFigures] | None = cache.get(key)
     if kept is None:
         kept = _compute_regional_comparison(user, portfolio, today=today)
         cache.set(key, kept, FIGURES_MEMO_SECONDS)
@@ -686,7 +696,7 @@ def regional_comparison(
 
 
 def _compute_regional_comparison(
-    user, portfolio: Portfolio | None = None, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, today: date | None = None
 ) -> list[RegionFigures]:
     today = _today(today)
     above_regions = ""
@@ -717,7 +727,7 @@ def _compute_regional_comparison(
 
 
 def _region_figures(
-    region: OrgUnit | None, row: dict[str, Any] | None
+    region: OrgUnit | None, row: Mapping[str, Any] | None
 ) -> RegionFigures:
     row = row or {}
     return RegionFigures(

@@ -8,21 +8,26 @@ and a reason. Failures raise ``portal.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Field, Model, Sum
 from django.utils import timezone
 
 from accounts import policy
 from accounts.roles import CHANGE, UPDATE
 from portal.audit import bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid
-from portal.kernel import invalid_from, validated_save
+from portal.kernel import (
+    invalid_from,
+    set_change_reason,
+    set_history_user,
+    validated_save,
+)
 from portal.retry import retry_on_deadlock
 
 from . import fields as milestone_fields
@@ -44,6 +49,13 @@ from .models import (
 )
 from .signals import completion_gate_moved, milestone_updated
 
+if TYPE_CHECKING:
+    from django.core.files import File
+
+    from accounts.models import OrgUnit, User
+
+_M = TypeVar("_M", bound=Model)
+
 # The field groups of ``milestones.fields``, by their service names.
 MILESTONE_EDITABLE_FIELDS = milestone_fields.EDITABLE
 MILESTONE_SCOPE_FIELDS = milestone_fields.SCOPE
@@ -53,7 +65,7 @@ UPDATE_FIELDS = milestone_fields.REPORTED
 _require = policy.require
 
 
-def _save_new(obj, *, actor, reason: str | None = None):
+def _save_new(obj: _M, *, actor: User | None, reason: str | None = None) -> _M:
     return validated_save(obj, actor=actor, reason=reason)
 
 
@@ -63,14 +75,14 @@ def _save_new(obj, *, actor, reason: str | None = None):
 @transaction.atomic
 def portfolio_create(
     *,
-    actor,
+    actor: User | None,
     slug: str,
     name: str,
-    org_unit,
+    org_unit: OrgUnit,
     period_start: date,
     period_end: date,
     currency: str = "EUR",
-    sponsor=None,
+    sponsor: User | None = None,
     description: str = "",
     categories: Iterable[tuple[str, Decimal, str]] | None = DEFAULT_CATEGORIES,
 ) -> Portfolio:
@@ -125,9 +137,9 @@ def _check_weights(portfolio: Portfolio) -> None:
 @transaction.atomic
 def categories_set(
     *,
-    actor,
+    actor: User | None,
     portfolio: Portfolio,
-    categories: list[Mapping[str, Any]],
+    categories: Sequence[Mapping[str, Any]],
     reason: str,
 ) -> list[MilestoneCategory]:
     """Replace a portfolio's categories and weights in one step (sum must be 100).
@@ -161,14 +173,16 @@ def categories_set(
     for leftover in existing.values():
         if leftover.milestones.exists():
             raise Invalid(f"The category {leftover} still has milestones.")
-        leftover._history_user = actor
-        leftover._change_reason = reason
+        set_history_user(leftover, actor)
+        set_change_reason(leftover, reason)
         leftover.delete()
     _check_weights(portfolio)
     return kept
 
 
-def objective_create(*, actor, portfolio: Portfolio, **fields) -> StrategicObjective:
+def objective_create(
+    *, actor: User | None, portfolio: Portfolio, **fields: Any
+) -> StrategicObjective:
     """Add a strategic objective to a portfolio."""
     _require(actor, CHANGE, portfolio)
     return _save_new(StrategicObjective(portfolio=portfolio, **fields), actor=actor)
@@ -177,7 +191,9 @@ def objective_create(*, actor, portfolio: Portfolio, **fields) -> StrategicObjec
 # Milestones -------------------------------------------------------------
 
 
-def milestone_create(*, actor, portfolio: Portfolio, **fields) -> Milestone:
+def milestone_create(
+    *, actor: User | None, portfolio: Portfolio, **fields: Any
+) -> Milestone:
     """Plan a new milestone in a portfolio (Portfolio Managers and admins)."""
     _require(actor, CHANGE, portfolio)
     unknown = set(fields) - {f.name for f in Milestone._meta.get_fields()}
@@ -214,11 +230,11 @@ def _check_version(milestone: Milestone, expected_version: int | None) -> None:
 @transaction.atomic
 def milestone_update(
     *,
-    actor,
+    actor: User | None,
     milestone: Milestone,
     expected_version: int | None,
     reason: str = "",
-    **fields,
+    **fields: Any,
 ) -> Milestone:
     """Edit a milestone's non-progress fields, with an optimistic version check.
 
@@ -255,7 +271,7 @@ def milestone_update(
     return _save_milestone(current, actor=actor, fields=changed, reason=reason)
 
 
-def _check_gate_change(actor, milestone: Milestone) -> None:
+def _check_gate_change(actor: User | None, milestone: Milestone) -> None:
     """The completion gate (``requires_validation``) is governed like the
     baseline: only those who may change the plan set it directly, and once a
     validation is pending or has happened only through an approved baseline
@@ -295,12 +311,18 @@ def _request_link_for(milestone: Milestone) -> str:
     return reverse("approvals:request", args=[milestone.pk])
 
 
+def _column_label(name: str) -> str:
+    field = Milestone._meta.get_field(name)
+    assert isinstance(field, Field)  # a milestone's own column
+    return str(field.verbose_name)
+
+
 def baseline_refusal(milestone: Milestone, fields: Iterable[str]) -> Forbidden:
     """Why a direct baseline edit is refused, pointing to the request flow."""
     from django.urls import reverse
 
     fields = list(fields)
-    labels = ", ".join(str(Milestone._meta.get_field(f).verbose_name) for f in fields)
+    labels = ", ".join(_column_label(f) for f in fields)
     where = reverse("approvals:request", args=[milestone.pk])
     message = (
         f"The {labels} of {milestone} change only through an approved request: "
@@ -311,7 +333,7 @@ def baseline_refusal(milestone: Milestone, fields: Iterable[str]) -> Forbidden:
     return Forbidden(message, errors={f: [field_message] for f in fields})
 
 
-def _may_change_plans(actor, milestone: Milestone) -> bool:
+def _may_change_plans(actor: User | None, milestone: Milestone) -> bool:
     if actor is None or actor.is_superuser:
         return True
     return policy.can(actor, CHANGE, milestone.portfolio) or policy.can(
@@ -329,7 +351,7 @@ def checks_queue(milestone_ids: Iterable[int]) -> None:
     )
 
 
-def _check_cancelling(actor, milestone: Milestone, status: str) -> None:
+def _check_cancelling(actor: User | None, milestone: Milestone, status: str) -> None:
     """Cancelling a milestone (or bringing a cancelled one back) takes it out
     of (or into) every figure: a plan change, for those who may change plans,
     not something a progress report does."""
@@ -342,20 +364,22 @@ def _check_cancelling(actor, milestone: Milestone, status: str) -> None:
         )
 
 
-def _raw(value):
+def _raw(value: Any) -> Any:
     return value.pk if hasattr(value, "pk") else value
 
 
-def _field_value(obj, field: str):
+def _field_value(obj: Model, field: str) -> Any:
     model_field = obj._meta.get_field(field)
-    if model_field.is_relation:
+    if model_field.is_relation and isinstance(model_field, Field):
         return getattr(obj, model_field.attname)
     return getattr(obj, field)
 
 
-def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
-    milestone._history_user = actor
-    milestone._change_reason = reason or None
+def _save_milestone(
+    milestone: Milestone, *, actor: User | None, fields: list[str], reason: str = ""
+) -> Milestone:
+    set_history_user(milestone, actor)
+    set_change_reason(milestone, reason or None)
     try:
         milestone.full_clean()
     except ValidationError as exc:
@@ -377,7 +401,7 @@ def _save_milestone(milestone: Milestone, *, actor, fields, reason: str = ""):
 @transaction.atomic
 def milestone_submit_update(
     *,
-    actor,
+    actor: User | None,
     milestone: Milestone | int,
     expected_version: int | None,
     status: str,
@@ -388,7 +412,7 @@ def milestone_submit_update(
     achievements: str = "",
     blockers: str = "",
     next_steps: str = "",
-    evidence=None,
+    evidence: File[Any] | None = None,
     submitted_at: datetime | None = None,
 ) -> ProgressUpdate:
     """Record a progress update and apply it to the milestone.
@@ -435,7 +459,7 @@ def milestone_submit_update(
     )
     if evidence is not None:
         update.evidence = evidence
-    update._history_user = actor
+    set_history_user(update, actor)
     try:
         update.full_clean()
     except ValidationError as exc:
@@ -480,7 +504,9 @@ def milestone_submit_update(
     return update
 
 
-def _check_backdated(milestone: Milestone, submitted_at: datetime, now) -> None:
+def _check_backdated(
+    milestone: Milestone, submitted_at: datetime, now: datetime
+) -> None:
     if timezone.is_naive(submitted_at):
         raise Invalid(
             "The submission time needs a time zone.",
@@ -502,7 +528,7 @@ def _check_backdated(milestone: Milestone, submitted_at: datetime, now) -> None:
 @transaction.atomic
 def milestones_bulk_set_progress(
     *,
-    actor,
+    actor: User | None,
     changes: Mapping[int, Mapping[str, Any]],
     expected_versions: Mapping[int, int] | None = None,
     reason: str,
@@ -605,7 +631,7 @@ def _find_path(edges: Mapping[int, list[int]], start: int, goal: int) -> list[in
 @transaction.atomic
 def dependency_add(
     *,
-    actor,
+    actor: User | None,
     predecessor: Milestone,
     successor: Milestone,
     type: str = Dependency.Type.FS,
@@ -648,7 +674,7 @@ def dependency_add(
 @transaction.atomic
 def dependency_update(
     *,
-    actor,
+    actor: User | None,
     dependency: Dependency,
     type: str | None = None,
     lag_days: int | None = None,
@@ -659,7 +685,7 @@ def dependency_update(
         dependency.type = type
     if lag_days is not None:
         dependency.lag_days = lag_days
-    dependency._history_user = actor
+    set_history_user(dependency, actor)
     try:
         dependency.full_clean()
     except ValidationError as exc:
@@ -669,40 +695,46 @@ def dependency_update(
 
 
 @transaction.atomic
-def dependency_remove(*, actor, dependency: Dependency) -> None:
+def dependency_remove(*, actor: User | None, dependency: Dependency) -> None:
     """Remove a dependency."""
     _require(actor, CHANGE, dependency.successor)
-    dependency._history_user = actor
-    dependency._change_reason = "Dependency removed"
+    set_history_user(dependency, actor)
+    set_change_reason(dependency, "Dependency removed")
     dependency.delete()
 
 
 # Checkpoints, allocations, KPIs -------------------------------------------
 
 
-def checkpoint_create(*, actor, milestone: Milestone, **fields) -> Checkpoint:
+def checkpoint_create(
+    *, actor: User | None, milestone: Milestone, **fields: Any
+) -> Checkpoint:
     """Add a checkpoint to a milestone's timeline."""
     _require(actor, CHANGE, milestone)
     return _save_new(Checkpoint(milestone=milestone, **fields), actor=actor)
 
 
-def allocation_create(*, actor, milestone: Milestone, **fields) -> ResourceAllocation:
+def allocation_create(
+    *, actor: User | None, milestone: Milestone, **fields: Any
+) -> ResourceAllocation:
     """Allocate FTEs of an org unit to a milestone."""
     _require(actor, CHANGE, milestone)
     return _save_new(ResourceAllocation(milestone=milestone, **fields), actor=actor)
 
 
-def kpi_create(*, actor, portfolio: Portfolio, **fields) -> KPI:
+def kpi_create(*, actor: User | None, portfolio: Portfolio, **fields: Any) -> KPI:
     """Define a KPI on a portfolio, one of its objectives or one of its milestones."""
     _require(actor, CHANGE, portfolio)
     return _save_new(KPI(portfolio=portfolio, **fields), actor=actor)
 
 
 def kpi_record(
-    *, actor, kpi: KPI, measured_on: date, value: Decimal, note: str = ""
+    *, actor: User | None, kpi: KPI, measured_on: date, value: Decimal, note: str = ""
 ) -> KPIMeasurement:
     """Record a KPI value (contributors in scope may, for milestone KPIs)."""
-    _require(actor, UPDATE, kpi.milestone if kpi.milestone_id else kpi.portfolio)
+    _require(
+        actor, UPDATE, kpi.milestone if kpi.milestone is not None else kpi.portfolio
+    )
     measurement = KPIMeasurement(
         kpi=kpi, measured_on=measured_on, value=value, note=note, recorded_by=actor
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
@@ -37,6 +37,9 @@ from . import services
 from .forms import MyMilestoneFilterSet, ProgressUpdateForm, QuickUpdateForm
 from .models import Milestone, ProgressUpdate, Status
 from .querysets import DUE_SOON_DAYS, STALE_DAYS
+
+if TYPE_CHECKING:
+    from django.http import QueryDict
 
 LIST_PAGE_SIZE = 50
 # Five fields per row: 100 rows stay well under DATA_UPLOAD_MAX_NUMBER_FIELDS.
@@ -455,7 +458,7 @@ def _quick_conflict(request, form: QuickUpdateForm, stale: list[int]) -> None:
     """Rows someone else changed meanwhile: nothing saved, the user's values are
     kept and rebased on the current versions, each row says who and when."""
     latest = _latest_changes(stale)
-    data = form.data.copy()
+    data = cast("QueryDict", form.data).copy()  # bound on request.POST
     current = {m.pk: m for m in form.milestones}
     for pk in stale:
         m = current[pk]
@@ -506,5 +509,5 @@ def evidence(request, pk: int):
     except (FileNotFoundError, OSError) as exc:
         raise Http404("The evidence file is missing.") from exc
     return FileResponse(
-        handle, as_attachment=True, filename=PurePath(progress.evidence.name).name
+        handle, as_attachment=True, filename=PurePath(progress.evidence.name or "").name
     )

@@ -79,14 +79,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from django.apps import apps as global_apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+
+_M = TypeVar("_M", bound=models.Model)
 
 GENESIS = "0" * 64
 #: Key of the PostgreSQL advisory lock that serialises appends ("cairn").
@@ -135,7 +138,14 @@ def chained_models(registry=global_apps) -> list:
 # Canonical content -----------------------------------------------------------
 
 
-def canonical_value(field: models.Field, value: Any) -> Any:
+def _decimal_places(field: models.Field[Any, Any]) -> int | None:
+    """A DecimalField's places (a field whose internal type is DecimalField
+    declares them)."""
+    places: int | None = getattr(field, "decimal_places", None)
+    return places
+
+
+def canonical_value(field: models.Field[Any, Any], value: Any) -> Any:
     """``value`` of ``field`` as the JSON value it is digested as.
 
     The same for the value held in memory when the row is written and for the
@@ -149,8 +159,9 @@ def canonical_value(field: models.Field, value: Any) -> Any:
     kind = field.get_internal_type()
     if kind == "DecimalField":
         number = field.to_python(value)
-        if field.decimal_places is not None:
-            number = number.quantize(Decimal(1).scaleb(-field.decimal_places))
+        places = _decimal_places(field)
+        if places is not None:
+            number = number.quantize(Decimal(1).scaleb(-places))
         return format(number, "f")
     if kind == "DateTimeField":
         moment = field.to_python(value)
@@ -232,8 +243,9 @@ def _converter(field: models.Field) -> Callable[[Any], Any]:
             return value.isoformat() if type(value) is date else general(value)
 
         return day
-    if kind == "DecimalField" and target.decimal_places is not None:
-        quantum = Decimal(1).scaleb(-target.decimal_places)
+    places = _decimal_places(target)
+    if kind == "DecimalField" and places is not None:
+        quantum = Decimal(1).scaleb(-places)
 
         def number(value: Any) -> Any:
             if type(value) is Decimal:
@@ -579,14 +591,14 @@ def chain_backlog(registry=global_apps, using: str = DEFAULT_DB_ALIAS) -> int:
 
 
 def bulk_create_with_history(
-    objs,
-    model,
-    batch_size=None,
-    default_user=None,
-    default_change_reason=None,
-    default_date=None,
-    custom_historical_attrs=None,
-):
+    objs: Iterable[_M],
+    model: type[_M],
+    batch_size: int | None = None,
+    default_user: Any = None,
+    default_change_reason: str | None = None,
+    default_date: datetime | None = None,
+    custom_historical_attrs: dict[str, Any] | None = None,
+) -> list[_M]:
     """simple-history's ``bulk_create_with_history``, with the history rows
     chained. Needs a database that returns the new primary keys (PostgreSQL,
     SQLite 3.35+)."""
@@ -610,16 +622,16 @@ def bulk_create_with_history(
 
 
 def bulk_update_with_history(
-    objs,
-    model,
-    fields,
-    batch_size=None,
-    default_user=None,
-    default_change_reason=None,
-    default_date=None,
-    manager=None,
-    custom_historical_attrs=None,
-):
+    objs: Iterable[_M],
+    model: type[_M],
+    fields: Sequence[str],
+    batch_size: int | None = None,
+    default_user: Any = None,
+    default_change_reason: str | None = None,
+    default_date: datetime | None = None,
+    manager: models.Manager[_M] | None = None,
+    custom_historical_attrs: dict[str, Any] | None = None,
+) -> int:
     """simple-history's ``bulk_update_with_history``, with the history rows
     chained. Returns the number of rows updated."""
     from simple_history.utils import get_history_manager_for_model
@@ -1329,9 +1341,18 @@ def verify_workers(using: str = DEFAULT_DB_ALIAS) -> int:
     wanted = getattr(settings, "AUDIT_VERIFY_WORKERS", None) or os.cpu_count() or 1
     if connection.in_atomic_block:
         return 1
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+    if _in_memory(connection):
         return 1
     return max(1, min(int(wanted), 8))
+
+
+def _in_memory(connection: BaseDatabaseWrapper) -> bool:
+    """Whether ``connection`` is an in-memory SQLite database."""
+    if connection.vendor != "sqlite":
+        return False
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    return isinstance(connection, DatabaseWrapper) and connection.is_in_memory_db()
 
 
 #: Below this many entries a second process costs more than it saves.
@@ -1404,7 +1425,7 @@ def verify_chain(
     span = top - since + 1
     if workers is None:  # the default: only a long chain is worth the processes
         workers = verify_workers(using) if span >= PARALLEL_FROM else 1
-    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    in_memory = _in_memory(connection)
     walk: _Walk | None = None
     if workers > 1 and outermost and not in_memory and span >= workers:
         walk = _walk_parallel(using, batch_size, since, top, workers, progress)
@@ -1420,6 +1441,7 @@ def verify_chain(
 
             def step(n: int) -> None:
                 done[0] += n
+                assert progress is not None  # step is passed only with progress
                 progress(done[0], total)
 
             walk = _walk(using, batch_size, since, None, step if progress else None)
@@ -1608,11 +1630,12 @@ def flush_permitted() -> Iterator[None]:
     def execute_sql_flush(self, sql_list):
         return original(self, flush_sql_past_truncate_guard(self.connection, sql_list))
 
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    # A deliberate patch for the block (mypy flags assigning to a method).
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
     try:
         yield
     finally:
-        DatabaseOperations.execute_sql_flush = original
+        DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 def drop_append_only_triggers(connection) -> None:

@@ -15,10 +15,24 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Self
 
 from django.core.exceptions import ValidationError
-from django.db.models import CheckConstraint, F, Q
+from django.db.models import (
+    CheckConstraint,
+    F,
+    ForeignObject,
+    Model,
+    Q,
+    UniqueConstraint,
+)
+from django.db.models.constraints import BaseConstraint
+
+if TYPE_CHECKING:
+    _Mixin = Model  # PythonChecked is mixed into models
+else:
+    _Mixin = object
 
 COMPARISONS = {
     "exact": operator.eq,
@@ -33,17 +47,33 @@ class Unsupported(Exception):
     """The condition needs the database."""
 
 
-def _operand(instance, value: Any, names: dict[str, str]) -> Any:
+def _f_name(expression: F) -> str:
+    name: str = expression.name  # type: ignore[attr-defined]  # missing in the stubs
+    return name
+
+
+def _pair(child: object) -> tuple[str, Any]:
+    """A ``Q`` child that is a ``(lookup, value)`` pair; Unsupported for an
+    expression."""
+    if not isinstance(child, tuple):
+        raise Unsupported(child)
+    return child[0], child[1]
+
+
+def _operand(instance: Model, value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, F):
-        if value.name not in names:
-            raise Unsupported(value.name)
-        return getattr(instance, names[value.name])
+        name = _f_name(value)
+        if name not in names:
+            raise Unsupported(name)
+        return getattr(instance, names[name])
     if hasattr(value, "resolve_expression"):
         raise Unsupported(value)
     return value
 
 
-def _lookup(instance, key: str, value: Any, names: dict[str, str]) -> bool | None:
+def _lookup(
+    instance: Model, key: str, value: Any, names: dict[str, str]
+) -> bool | None:
     field, _, lookup = key.partition("__")
     lookup = lookup or "exact"
     if field not in names or "__" in lookup:
@@ -62,14 +92,15 @@ def _lookup(instance, key: str, value: Any, names: dict[str, str]) -> bool | Non
         raise Unsupported(key) from exc
 
 
-def evaluate(condition: Q, instance, names: dict[str, str]) -> bool | None:
+def evaluate(condition: Q, instance: Model, names: dict[str, str]) -> bool | None:
     """``condition`` on ``instance`` in three-valued logic (None = unknown)."""
-    results = []
+    results: list[bool | None] = []
     for child in condition.children:
         if isinstance(child, Q):
             results.append(evaluate(child, instance, names))
         else:
-            results.append(_lookup(instance, child[0], child[1], names))
+            results.append(_lookup(instance, *_pair(child), names))
+    value: bool | None
     if condition.connector == Q.AND:
         value = False if False in results else (None if None in results else True)
     elif condition.connector == Q.OR:
@@ -90,16 +121,24 @@ def _foreign_key_attnames(model) -> tuple[str, ...]:
     )
 
 
-class PythonChecked:
+class PythonChecked(_Mixin):
     """Model mixin: validate simple check constraints without a query (the
     rest as Django does, with the same error layout), and trust a foreign key
     whose related object was just read from the database, or whose value is
     the one the row was read with (Django would query again to see that it
     exists; the database's constraint still guards the write)."""
 
+    _loaded_keys: dict[str, Any]  # the foreign keys as read (from_db)
+
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls,
+        db: str | None,
+        field_names: Collection[str],
+        values: Collection[Any],
+        **kwargs: Any,  # Django 6.1's fetch_mode
+    ) -> Self:
+        instance = super().from_db(db, field_names, values, **kwargs)
         # The foreign keys as read: unchanged ones need no existence check.
         loaded = instance.__dict__  # deferred fields are absent: not read here
         instance._loaded_keys = {
@@ -109,11 +148,11 @@ class PythonChecked:
         }
         return instance
 
-    def clean_fields(self, exclude=None):
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         exclude = set(exclude or ())
         loaded = getattr(self, "_loaded_keys", {})
         for field in self._meta.concrete_fields:
-            if not (field.is_relation and field.many_to_one):
+            if not (isinstance(field, ForeignObject) and field.many_to_one):
                 continue
             value = getattr(self, field.attname)
             if (
@@ -137,15 +176,15 @@ class PythonChecked:
                     exclude.add(field.name)
         return super().clean_fields(exclude=exclude)
 
-    def validate_constraints(self, exclude=None):
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         from django.db import router
 
         exclude = set(exclude or ())
         using = router.db_for_write(self.__class__, instance=self)
-        names = {}
+        names: dict[str, str] = {}
         for field in self._meta.concrete_fields:
             names[field.name] = names[field.attname] = field.attname
-        errors = {}
+        errors: dict[str, Any] = {}
         for model_class, constraints in self.get_constraints():
             for constraint in constraints:
                 try:
@@ -156,6 +195,7 @@ class PythonChecked:
                 except ValidationError as exc:
                     if (
                         getattr(exc, "code", None) == "unique"
+                        and isinstance(constraint, UniqueConstraint)
                         and len(constraint.fields) == 1
                     ):
                         errors.setdefault(constraint.fields[0], []).append(exc)
@@ -165,15 +205,23 @@ class PythonChecked:
             raise ValidationError(errors)
 
 
-def _checked_in_python(constraint, instance, names, exclude) -> bool:
+def _checked_in_python(
+    constraint: BaseConstraint,
+    instance: Model,
+    names: dict[str, str],
+    exclude: set[str],
+) -> bool:
     """Validate ``constraint`` here if it is a simple check (raising on a
     violation); False when the database must do it."""
     if not isinstance(constraint, CheckConstraint):
         return False
     try:
-        if _fields(constraint.condition) & exclude:
+        condition = constraint.condition
+        if not isinstance(condition, Q):
+            raise Unsupported(condition)
+        if _fields(condition) & exclude:
             return True  # Django skips a check on an excluded field too
-        passed = evaluate(constraint.condition, instance, names)
+        passed = evaluate(condition, instance, names)
     except Unsupported:
         return False
     if passed is False:
@@ -185,12 +233,13 @@ def _checked_in_python(constraint, instance, names, exclude) -> bool:
 
 
 def _fields(condition: Q) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for child in condition.children:
         if isinstance(child, Q):
             names |= _fields(child)
         else:
-            names.add(child[0].partition("__")[0])
-            if isinstance(child[1], F):
-                names.add(child[1].name)
+            key, value = _pair(child)
+            names.add(key.partition("__")[0])
+            if isinstance(value, F):
+                names.add(_f_name(value))
     return names

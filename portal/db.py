@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import DecimalField, Func, IntegerField, Subquery
 
 
@@ -11,7 +13,7 @@ class DaysBetween(Func):
     output_field = IntegerField()
     arity = 2
 
-    def __init__(self, end, start, **extra):
+    def __init__(self, end: Any, start: Any, **extra: Any) -> None:
         super().__init__(end, start, **extra)
 
     def as_sql(self, compiler, connection, **extra_context):

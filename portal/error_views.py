@@ -24,6 +24,7 @@ def _request_id(request) -> str | None:
 
 
 def database_unavailable_page(request) -> HttpResponse:
+    response: HttpResponse
     if is_api_request(request):
         response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
     else:

@@ -9,10 +9,14 @@ a date computation that overflows.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 import django_filters as filters
 from django import forms
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 # The window a date or time in a query may fall in. Wide: a filter narrows a
 # list, it stores nothing; it only has to stay computable.
@@ -25,6 +29,15 @@ MAX_OFFSET = dt.timedelta(hours=14)
 BIGGEST = 2**63 - 1
 # "Due within N days" and the like: about a century.
 MAX_DAYS = 36_600
+
+
+def scoped_choice(
+    queryset: Callable[[HttpRequest | None], QuerySet[Any, Any]], **kwargs: Any
+) -> filters.ModelChoiceFilter:
+    """A ModelChoiceFilter whose choices are ``queryset(request)``: the rows
+    the requesting user may see. django-filter accepts a callable here; its
+    stubs only a QuerySet, hence the one ignore."""
+    return filters.ModelChoiceFilter(queryset=queryset, **kwargs)  # type: ignore[arg-type]
 
 
 def offset_error(value) -> str | None:

@@ -2,6 +2,8 @@
 
 - ``invalid_from(exc)``: a Django ``ValidationError`` as the domain's
   ``Invalid``, field by field (each message once).
+- ``set_history_user(obj, actor)``, ``set_change_reason(obj, reason)``: who
+  and why on the history row of ``obj``'s next save or delete.
 - ``validated_save(obj, actor=..., reason=...)``: record who and why for
   history, run the model's validation (``full_clean``: fields, ``clean()``,
   constraints), save in a savepoint, and turn a database refusal into
@@ -44,18 +46,31 @@ def invalid_from(exc: ValidationError) -> Invalid:
     return Invalid(" ".join(messages), errors={"__all__": messages})
 
 
+def set_history_user(obj: Model, actor: object) -> None:
+    """Name ``actor`` (a user, or None for system work) as who made the change
+    on the history row the next save or delete of ``obj`` writes."""
+    # django-simple-history reads this attribute; models do not declare it.
+    obj._history_user = actor  # type: ignore[attr-defined]
+
+
+def set_change_reason(obj: Model, reason: str | None) -> None:
+    """Give the history row the next save or delete of ``obj`` writes its
+    change reason."""
+    obj._change_reason = reason  # type: ignore[attr-defined]  # as above
+
+
 def validated_save(
     obj: M,
     *,
-    actor,
+    actor: object,
     reason: str | None = None,
     update_fields: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
 ) -> M:
     """Validate and save ``obj`` with ``actor`` and ``reason`` on its history
     row; ``Invalid`` (nothing saved) when validation or the database refuses."""
-    obj._history_user = actor  # type: ignore[attr-defined]
-    obj._change_reason = reason or None  # type: ignore[attr-defined]
+    set_history_user(obj, actor)
+    set_change_reason(obj, reason or None)
     try:
         obj.full_clean(exclude=list(exclude) if exclude is not None else None)
     except ValidationError as exc:

@@ -5,6 +5,8 @@ See ``portal.notifications`` for how rows get here and how they are delivered.
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
 
@@ -12,14 +14,14 @@ from accounts.policy import Scope
 from accounts.querysets import RestrictedQuerySet
 
 
-class NotificationQuerySet(RestrictedQuerySet):
-    def pending(self):
+class NotificationQuerySet(RestrictedQuerySet["Notification"]):
+    def pending(self) -> Self:
         return self.filter(status=Notification.Status.PENDING)
 
-    def in_portal(self):
+    def in_portal(self) -> Self:
         return self.filter(channel=Notification.Channel.PORTAL)
 
-    def unread(self):
+    def unread(self) -> Self:
         """In-portal, not read, and still asking for something (a resolved
         one, about a request since decided, no longer counts)."""
         return self.in_portal().filter(read_at__isnull=True, resolved_at__isnull=True)

@@ -111,7 +111,9 @@ class TrailFilterForm(forms.Form):
         )
 
     def errors_dict(self) -> dict[str, list[str]]:
-        return {name: list(messages) for name, messages in self.errors.items()}
+        return {
+            name: [str(m) for m in messages] for name, messages in self.errors.items()
+        }
 
 
 class MomentForm(forms.Form):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
@@ -188,7 +188,7 @@ def object_view(request, model: str, pk: int):
     )
 
 
-def _moment(request) -> tuple[MomentForm, object]:
+def _moment(request) -> tuple[MomentForm, datetime | None]:
     form = MomentForm(request.GET)
     return form, form.cleaned_data["at"] if form.is_valid() else None
 

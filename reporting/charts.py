@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from html import escape as _html_escape
+from typing import overload
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -357,6 +358,12 @@ CHART_FLOOR = date(1900, 1, 1)
 CHART_CEILING = date(2199, 12, 31)
 
 
+@overload
+def _on_axis(day: date) -> date: ...
+@overload
+def _on_axis(day: None) -> None: ...
+@overload
+def _on_axis(day: date | None) -> date | None: ...
 def _on_axis(day: date | None) -> date | None:
     return None if day is None else min(max(day, CHART_FLOOR), CHART_CEILING)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from milestones import selectors as ms
 from milestones.models import Portfolio
@@ -87,7 +88,9 @@ def _milestone_rows(user, portfolio: Portfolio) -> Iterator[tuple]:
         "planned_completion", "name", "id"
     )
     # Chunks keep a large portfolio out of memory (select_related still applies).
-    for m in queryset.iterator(chunk_size=1000):
+    # Typed loosely: the rows carry with_figures' annotations (delay_days, ...).
+    rows: Iterator[Any] = queryset.iterator(chunk_size=1000)
+    for m in rows:
         owner = (m.owner.get_full_name() or m.owner.username) if m.owner else ""
         yield (
             m.id,

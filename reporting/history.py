@@ -101,6 +101,7 @@ class HistorySource:
     """The figures of one portfolio at the end of ``as_of``, for ``user``."""
 
     is_history = True
+    _categories: list[ms.CategoryProgress]  # once computed
 
     def __init__(self, user, portfolio, as_of: date):
         self.user = user
@@ -350,20 +351,20 @@ class HistorySource:
         rows = rows.filter(id__in=visible.values("pk"))
         if kind is not None:
             rows = rows.filter(kind=kind)
-        rows = list(
+        pending = list(
             rows.order_by("requested_at", "id").values_list(
                 "id", "kind", "milestone_id"
             )[:LIST_LIMIT]
         )
         names = dict(
-            self.snapshot(Milestone, id__in={m for _, _, m in rows}).values_list(
+            self.snapshot(Milestone, id__in={m for _, _, m in pending}).values_list(
                 "id", "name"
             )
         )
         labels = dict(ApprovalRequest.Kind.choices)
         return [
             PastApproval(pk, str(labels.get(k, k)), names.get(m, ""))
-            for pk, k, m in rows
+            for pk, k, m in pending
         ]
 
     def approvals(self) -> list[PastApproval]:

@@ -15,7 +15,7 @@ def archive_path(instance: ReportArchive, filename: str) -> str:
     return f"reports/{instance.portfolio.slug}/{filename}"
 
 
-class ReportArchiveQuerySet(RestrictedQuerySet):
+class ReportArchiveQuerySet(RestrictedQuerySet["ReportArchive"]):
     pass
 
 

@@ -18,10 +18,11 @@ past day, rebuilt from simple-history).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     Count,
@@ -37,7 +38,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from accounts import policy
-from accounts.policy import get_for_user
+from accounts.policy import Viewer, get_for_user
 from accounts.roles import VIEW
 from approvals import selectors as approval_selectors
 from milestones import selectors as ms
@@ -52,7 +53,7 @@ from milestones.models import (
     ResourceAllocation,
     Status,
 )
-from milestones.querysets import open_q
+from milestones.querysets import MilestoneQuerySet, open_q
 from risks import selectors as rs
 from risks.models import Escalation, Risk, severity_for
 from scheduling import selectors as sched
@@ -73,6 +74,9 @@ GANTT_MAX_ROWS = 40
 REPORT_MILESTONES_PER_CATEGORY = 25
 CENT = Decimal("0.01")
 
+if TYPE_CHECKING:
+    from .history import HistorySource
+
 
 #: The reader of scheduled work (the weekly distribution): the access
 #: policy's system actor, which sees every row and is no user.
@@ -92,7 +96,7 @@ def start_of_day(day: date) -> datetime:
 # Portfolios ----------------------------------------------------------------
 
 
-def portfolios_for(user) -> QuerySet[Portfolio]:
+def portfolios_for(user: Viewer) -> QuerySet[Portfolio]:
     """The portfolios the user may view, with their org unit."""
     return (
         Portfolio.objects.restrict(user, VIEW)
@@ -101,7 +105,7 @@ def portfolios_for(user) -> QuerySet[Portfolio]:
     )
 
 
-def portfolio_for(user, slug: str) -> Portfolio:
+def portfolio_for(user: Viewer, slug: str) -> Portfolio:
     """One portfolio by slug; ``NotFound`` (404) when missing or out of scope."""
     return get_for_user(portfolios_for(user), user, VIEW, slug=slug)
 
@@ -109,13 +113,15 @@ def portfolio_for(user, slug: str) -> Portfolio:
 # Approvals ------------------------------------------------------------------
 
 
-def pending_approvals(user, portfolio: Portfolio | None = None) -> list:
+def pending_approvals(user: Viewer, portfolio: Portfolio | None = None) -> list[Any]:
     """Approval requests awaiting a decision in the user's scope, oldest first
     (``approvals.selectors.pending_approvals``)."""
     return first_rows(approval_selectors.pending_approvals(user, portfolio), LIST_LIMIT)
 
 
-def open_reauthorizations(user, portfolio: Portfolio | None = None) -> list:
+def open_reauthorizations(
+    user: Viewer, portfolio: Portfolio | None = None
+) -> list[Any]:
     """Pending budget/timeline reauthorizations: the report's "resource needs"."""
     return first_rows(
         approval_selectors.open_reauthorizations(user, portfolio), LIST_LIMIT
@@ -170,7 +176,7 @@ class BurnUp:
     total: int
 
 
-def burn_up_from(milestones: QuerySet, today: date) -> BurnUp:
+def burn_up_from(milestones: QuerySet[Any, Any], today: date) -> BurnUp:
     """Cumulative completions (by actual completion up to ``today``) and
     planned completions of the non-cancelled milestones of ``milestones``.
     Two grouped queries; works on live and on historical querysets."""
@@ -203,12 +209,12 @@ def burn_up_chart(data: BurnUp, today: date) -> SafeString:
 
 
 def gantt_chart(
-    milestones: list,
+    milestones: list[Any],
     links: list[tuple[int, int, str, int]],
     *,
     today: date,
     timings: Mapping[int, TaskSchedule],
-    href=None,
+    href: Callable[[Any], str] | None = None,
     max_rows: int = GANTT_MAX_ROWS,
 ) -> SafeString:
     """The timeline of ``milestones`` (the rows the reader sees, with ``id``,
@@ -226,7 +232,7 @@ def gantt_chart(
     kept = [link for link in links if link[0] in ids and link[1] in ids]
     scheduled = timings
 
-    def critical(m) -> bool:
+    def critical(m: Any) -> bool:
         return bool(scheduled.get(m.id) and scheduled[m.id].critical)
 
     chosen = active
@@ -296,7 +302,7 @@ class KPIStatus:
         return self.attainment is not None and self.attainment >= 100
 
 
-def kpi_statuses(kpis: QuerySet, day: date) -> list[KPIStatus]:
+def kpi_statuses(kpis: QuerySet[Any, Any], day: date) -> list[KPIStatus]:
     """The KPIs of ``kpis`` (live or historical rows; ``id`` is the KPI id)
     with their latest measurement on or before ``day``. One query."""
     latest = KPIMeasurement.objects.filter(
@@ -347,7 +353,7 @@ class LiveSource:
 
     is_history = False
 
-    def __init__(self, user, portfolio: Portfolio, today: date | None = None):
+    def __init__(self, user: Viewer, portfolio: Portfolio, today: date | None = None):
         self.user = user
         self.portfolio = portfolio
         self.today = today or timezone.localdate()
@@ -366,7 +372,7 @@ class LiveSource:
     def categories(self) -> list[ms.CategoryProgress]:
         return self._figures().categories
 
-    def milestones(self) -> QuerySet:
+    def milestones(self) -> MilestoneQuerySet:
         """Milestones with ``delay_days`` and the other figures; ``id`` is the
         milestone id on both sources (``pk`` is not, on the historical one)."""
         return ms.milestone_list(self.user, portfolio=self.portfolio, today=self.today)
@@ -390,7 +396,7 @@ class LiveSource:
         )
         return [UnitFTE(r["org_unit__name"], r["total"]) for r in rows]
 
-    def top_risks(self, limit: int) -> list:
+    def top_risks(self, limit: int) -> list[Any]:
         return first_rows(
             rs.risks_for(self.user)
             .filter(portfolio=self.portfolio)
@@ -402,7 +408,7 @@ class LiveSource:
     def heat_cells(self) -> list[charts.HeatCell]:
         return heat_cells_from(rs.risk_heat_map(self.user, portfolio=self.portfolio))
 
-    def escalations(self, limit: int = LIST_LIMIT) -> tuple[list, int]:
+    def escalations(self, limit: int = LIST_LIMIT) -> tuple[list[Any], int]:
         return limited(
             rs.escalations_for(self.user).filter(portfolio=self.portfolio).active(),
             limit,
@@ -436,25 +442,25 @@ class LiveSource:
             self.today,
         )
 
-    def updates(self) -> QuerySet:
+    def updates(self) -> QuerySet[Any, Any]:
         """Progress updates submitted by the end of the report day."""
         return ProgressUpdate.objects.restrict(self.user, VIEW).filter(
             milestone__portfolio=self.portfolio,
             submitted_at__lte=end_of_day(self.today),
         )
 
-    def approvals(self) -> list:
+    def approvals(self) -> list[Any]:
         return pending_approvals(self.user, self.portfolio)
 
-    def reauthorizations(self) -> list:
+    def reauthorizations(self) -> list[Any]:
         return open_reauthorizations(self.user, self.portfolio)
 
 
 # Dashboard -------------------------------------------------------------------
 
 
-def milestone_href(portfolio: Portfolio):
-    def href(m) -> str:
+def milestone_href(portfolio: Portfolio) -> Callable[[Any], str]:
+    def href(m: Any) -> str:
         return reverse("reporting:milestone", args=[portfolio.slug, m.id])
 
     return href
@@ -503,7 +509,7 @@ class Dashboard:
     top_risks: list[Risk]
     escalations: list[Escalation]
     escalation_count: int
-    approvals: list
+    approvals: list[Any]
     due_soon: list[Milestone]
     due_count: int
     regions: list[ms.RegionFigures]
@@ -515,7 +521,7 @@ class Dashboard:
         return self.cards[0] if len(self.cards) == 1 else None
 
 
-def first_rows(queryset: QuerySet, limit: int) -> list:
+def first_rows(queryset: QuerySet[Any, Any], limit: int) -> list[Any]:
     """The first ``limit`` rows of an ordered queryset, its joins
     (``select_related``) made for those rows only.
 
@@ -527,7 +533,7 @@ def first_rows(queryset: QuerySet, limit: int) -> list:
     return list(queryset.filter(pk__in=queryset.values("pk")[:limit]))
 
 
-def limited(queryset: QuerySet, limit: int) -> tuple[list, int]:
+def limited(queryset: QuerySet[Any, Any], limit: int) -> tuple[list[Any], int]:
     """The first ``limit`` rows (see :func:`first_rows`) and how many there
     are in all: two queries."""
     rows = first_rows(queryset, limit)
@@ -535,7 +541,7 @@ def limited(queryset: QuerySet, limit: int) -> tuple[list, int]:
     return rows, total
 
 
-def dashboard(user, *, today: date | None = None) -> Dashboard:
+def dashboard(user: Viewer, *, today: date | None = None) -> Dashboard:
     """Everything the home page shows, for the portfolios ``user`` may view.
 
     A fixed number of queries whatever the number of portfolios and
@@ -607,7 +613,7 @@ class PortfolioDashboard:
     top_risks: list[Risk]
     escalations: list[Escalation]
     escalation_count: int
-    approvals: list
+    approvals: list[Any]
     due_soon: list[Milestone]
     due_count: int
     regions: list[ms.RegionFigures]
@@ -626,7 +632,7 @@ class PortfolioDashboard:
 
 
 def portfolio_dashboard(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> PortfolioDashboard:
     """One portfolio's dashboard: figures, lists and the four charts."""
     source = LiveSource(user, portfolio, today)
@@ -700,7 +706,7 @@ class CategoryDetail:
 
 
 def category_detail(
-    user, portfolio: Portfolio, category_id: int, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, category_id: int, *, today: date | None = None
 ) -> CategoryDetail:
     """A category of ``portfolio`` with its figures and visible milestones;
     ``NotFound`` when it is not one of the portfolio's categories."""
@@ -746,7 +752,7 @@ class MilestoneDetail:
 
 
 def milestone_detail(
-    user, portfolio: Portfolio, milestone_id: int, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, milestone_id: int, *, today: date | None = None
 ) -> MilestoneDetail:
     """One milestone of ``portfolio`` (404 when unseen) with its context."""
     milestone = get_for_user(
@@ -806,7 +812,7 @@ class Achievement:
 @dataclass
 class CategorySection:
     figures: ms.CategoryProgress
-    milestones: list
+    milestones: list[Any]
     hidden: int
     # The one status of each of ``milestones`` (same order).
     statuses: list = field(default_factory=list)
@@ -835,20 +841,20 @@ class ExecutiveReport:
     categories: list[ms.CategoryProgress]
     sections: list[CategorySection]
     achievements: list[Achievement]
-    completed_in_period: list
-    top_risks: list
+    completed_in_period: list[Any]
+    top_risks: list[Any]
     kpis: list[KPIStatus]
     budget_spent: Decimal
     budget_allocated: Decimal
     budget_utilisation: Decimal | None
     fte_units: list[UnitFTE]
-    technology: list
+    technology: list[Any]
     technology_total: int
     technology_done: int
-    upcoming: list
-    resource_needs: list
-    approvals: list
-    escalations: list
+    upcoming: list[Any]
+    resource_needs: list[Any]
+    approvals: list[Any]
+    escalations: list[Any]
     escalation_count: int
     charts: dict[str, SafeString]
     # The portfolio's P80 finish and odds of finishing on time, as of the
@@ -881,7 +887,9 @@ class ExecutiveReport:
         return self.status.milestones.get(milestone_id) if self.status else None
 
 
-def report_source(user, portfolio: Portfolio, as_of: date | None):
+def report_source(
+    user: Viewer, portfolio: Portfolio, as_of: date | None
+) -> LiveSource | HistorySource:
     """The live source for today (``as_of`` None), else the historical one."""
     if as_of is None:
         return LiveSource(user, portfolio)
@@ -891,7 +899,7 @@ def report_source(user, portfolio: Portfolio, as_of: date | None):
 
 
 def executive_report(
-    user,
+    user: Viewer,
     portfolio: Portfolio,
     *,
     as_of: date | None = None,
@@ -912,7 +920,7 @@ def executive_report(
         .select_related("org_unit", "category")
         .order_by("planned_completion", "name", "id")
     )
-    by_category: dict[int, list] = {}
+    by_category: dict[int, list[Any]] = {}
     for m in milestones:
         by_category.setdefault(m.category_id, []).append(m)
     sections = []
@@ -1094,7 +1102,7 @@ class SchedulePage:
 def schedule_gantt(
     schedule: sched.PortfolioSchedule,
     *,
-    href=None,
+    href: Callable[[Any], str] | None = None,
     max_rows: int = SCHEDULE_GANTT_MAX_ROWS,
 ) -> SafeString:
     """The timeline of the visible milestones of ``schedule``: planned bars,
@@ -1133,7 +1141,7 @@ def schedule_gantt(
 
 
 def schedule_page(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> SchedulePage:
     """The schedule page of ``portfolio`` as ``user`` may see it."""
     schedule = sched.portfolio_schedule(user, portfolio, today=today)

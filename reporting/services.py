@@ -8,6 +8,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -15,13 +16,16 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.policy import Viewer
 from accounts.roles import Role
 from milestones.models import Portfolio
 from portal import audit
 from portal.errors import Invalid
+from portal.kernel import set_change_reason, set_history_user
 from portal.models import AuditEvent
 from risks.selectors import Audience, role_members
 
@@ -39,11 +43,14 @@ download_logger = logging.getLogger("cairn.downloads")
 
 REPORT_STYLESHEET = "reporting/report.css"
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 
 # Downloads -------------------------------------------------------------------
 
 
-def log_download(user, obj, kind: str) -> None:
+def log_download(user: Viewer, obj: Any, kind: str) -> None:
     """Record that ``user`` downloaded ``obj`` as ``kind``.
 
     ``kind`` names what left the system: ``"executive_pdf"`` (a live report),
@@ -97,8 +104,8 @@ def report_html(
     *,
     for_pdf: bool = False,
     standalone: bool = False,
-    request=None,
-):
+    request: HttpRequest | None = None,
+) -> str:
     """The report as an HTML document: the preview page (its stylesheet
     linked as a static file), the PDF's source (``for_pdf``: WeasyPrint gets
     the stylesheet from :func:`report_pdf`) or, ``standalone``, one file that
@@ -138,7 +145,11 @@ def report_filename(portfolio: Portfolio, day: date) -> str:
 
 
 def report_archive_create(
-    *, actor, portfolio: Portfolio, reader=None, as_of: date | None = None
+    *,
+    actor: User | None,
+    portfolio: Portfolio,
+    reader: Viewer = None,
+    as_of: date | None = None,
 ) -> ReportArchive:
     """Render the report of ``portfolio`` for the period ending ``as_of``
     (today when None, from live figures; a past day from history) and store
@@ -165,8 +176,8 @@ def report_archive_create(
         generated_at=report.generated_at,
         generated_by=actor,
     )
-    archive._history_user = actor
-    archive._change_reason = "Report generated"
+    set_history_user(archive, actor)
+    set_change_reason(archive, "Report generated")
     try:
         archive.full_clean(exclude=["file"])
     except ValidationError as exc:
@@ -183,7 +194,7 @@ def report_archive_create(
     return archive
 
 
-def executives_of(portfolio: Portfolio) -> list:
+def executives_of(portfolio: Portfolio) -> list[User]:
     """The active executives of a portfolio: members on the portfolio or on
     its org unit or any unit above it (the steering committee)."""
     audience = Audience(
@@ -237,8 +248,8 @@ def report_archive_email(*, archive: ReportArchive) -> list[str]:
             logger.warning("No executive with an e-mail address for %s", portfolio)
         archive.emailed_at = timezone.now()
         archive.recipients = "\n".join(recipients)
-        archive._history_user = None
-        archive._change_reason = f"E-mailed to {len(recipients)} executive(s)"
+        set_history_user(archive, None)
+        set_change_reason(archive, f"E-mailed to {len(recipients)} executive(s)")
         archive.save(update_fields=["emailed_at", "recipients"])
     return recipients
 
@@ -270,7 +281,7 @@ def weekly_report_distribute(
         period_end=day,
     ).first()
     created = existing is None
-    if created:
+    if existing is None:
         as_of = None if day == timezone.localdate() else day
         try:
             existing = report_archive_create(

@@ -93,7 +93,9 @@ class Source:
     """One table of the trail: a model's history table, or the access events."""
 
     key: str
-    table: type[Model]
+    # A simple-history table (or the access events): its members (history_id,
+    # tracked_fields, ...) are made at run time, so it is typed loosely.
+    table: type[Any]
     tracked: type[Model] | None
     date_field: str
     pk_field: str
@@ -638,7 +640,8 @@ def tracked_object(reach, model_key: str, pk: int) -> TrackedObject:
     NotFound otherwise (missing and out of scope look the same)."""
     source = tracked_sources().get(model_key)
     scope = reach.history_q(source.tracked) if source is not None else None
-    if scope is None:
+    # (A tracked source always has its model.)
+    if source is None or source.tracked is None or scope is None:
         raise NotFound("No such object.")
     latest = (
         source.table._base_manager.filter(scope, id=pk)

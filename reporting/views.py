@@ -249,6 +249,7 @@ def export(request, slug: str, table: str, fmt: str):
     data = TABLES[table](request.user, portfolio)
     services.log_download(request.user, portfolio, f"{table}_{fmt}")
     filename = f"{portfolio.slug}-{data.name}-{timezone.localdate():%Y-%m-%d}.{fmt}"
+    response: HttpResponse | StreamingHttpResponse
     if fmt == "csv":
         response = StreamingHttpResponse(
             exports.csv_lines(data), content_type=exports.CONTENT_TYPES["csv"]

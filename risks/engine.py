@@ -41,6 +41,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from milestones.models import Milestone, MilestoneCheck
 from portal.audit import bulk_create_with_history, bulk_update_with_history
+from portal.kernel import set_change_reason
 from portal.notifications import Message
 from portal.notifications.services import (
     notifications_dispatch_stuck,
@@ -144,8 +145,9 @@ def escalations_sweep(
     for escalation in to_resolve:
         escalation.status = Escalation.Status.RESOLVED
         escalation.resolved_at = now
-        escalation._change_reason = (
-            "Resolved by the escalation sweep: the condition no longer holds"
+        set_change_reason(
+            escalation,
+            "Resolved by the escalation sweep: the condition no longer holds",
         )
     if to_resolve:
         bulk_update_with_history(
@@ -176,7 +178,7 @@ def escalations_sweep(
                 status=Escalation.Status.OPEN,
                 opened_at=now,
             )
-            escalation._change_reason = _opening_reason(hit)
+            set_change_reason(escalation, _opening_reason(hit))
             rows.append(escalation)
         opened = bulk_create_with_history(
             rows, Escalation, default_user=SYSTEM_USER, default_date=now

@@ -6,20 +6,24 @@ restricted too, so naming an object out of scope is an invalid choice (400).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import django_filters as filters
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 
 from accounts import policy
 from accounts.roles import VIEW
 from milestones.models import Milestone, Portfolio
-from portal.filters import FilterSet
+from portal.filters import FilterSet, scoped_choice
 
 from .models import Escalation, Issue, Risk, Severity, Trigger
 
 
-def visible(model) -> Callable:
-    def queryset(request) -> QuerySet:
+def visible(
+    model: type[Model],
+) -> Callable[[HttpRequest | None], QuerySet[Any, Any]]:
+    def queryset(request: HttpRequest | None) -> QuerySet[Any, Any]:
         user = getattr(request, "user", None)
         return policy.restrict(model._default_manager.all(), user, VIEW)
 
@@ -27,17 +31,17 @@ def visible(model) -> Callable:
 
 
 def _portfolio() -> filters.ModelChoiceFilter:
-    return filters.ModelChoiceFilter(
+    return scoped_choice(
+        visible(Portfolio),
         field_name="portfolio",
         to_field_name="slug",
-        queryset=visible(Portfolio),
         label="Portfolio (slug)",
     )
 
 
 def _milestone(field_name: str = "milestone") -> filters.ModelChoiceFilter:
-    return filters.ModelChoiceFilter(
-        field_name=field_name, queryset=visible(Milestone), label="Milestone id"
+    return scoped_choice(
+        visible(Milestone), field_name=field_name, label="Milestone id"
     )
 
 

@@ -20,6 +20,7 @@ Low       1 - 4      green
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -60,7 +61,7 @@ SEVERITY_BANDS = (
     (5, Severity.MEDIUM),
     (1, Severity.LOW),
 )
-SEVERITY_COLOURS = {
+SEVERITY_COLOURS: dict[str, str] = {
     Severity.CRITICAL: "#c62828",
     Severity.HIGH: "#ef6c00",
     Severity.MEDIUM: "#f9a825",
@@ -185,7 +186,7 @@ class Risk(models.Model):
         return self.title
 
     def clean(self) -> None:
-        if self.milestone_id and self.portfolio_id:
+        if self.milestone_id and self.portfolio_id and self.milestone is not None:
             if self.milestone.portfolio_id != self.portfolio_id:
                 raise ValidationError(
                     {"milestone": "The milestone belongs to another portfolio."}
@@ -332,7 +333,7 @@ class StakeholderAssessment(models.Model):
         return f"{self.stakeholder_group} on {self.assessed_on}"
 
     def clean(self) -> None:
-        if self.milestone_id and self.portfolio_id:
+        if self.milestone_id and self.portfolio_id and self.milestone is not None:
             if self.milestone.portfolio_id != self.portfolio_id:
                 raise ValidationError(
                     {"milestone": "The milestone belongs to another portfolio."}
@@ -341,7 +342,7 @@ class StakeholderAssessment(models.Model):
 
 #: The escalation triggers, one module each in ``risks.triggers``: the choices,
 #: units and default rules below are built from its registry, in its order.
-Trigger = models.TextChoices(
+Trigger = models.TextChoices(  # type: ignore[call-overload]  # stubs lack module=
     "Trigger",
     [(spec.name, (spec.value, spec.label)) for spec in triggers.registry],
     module=__name__,
@@ -369,7 +370,7 @@ def _unit(trigger: str) -> str:
     return spec.unit if spec is not None else ""
 
 
-def parse_threshold(trigger: str, raw) -> Decimal:
+def parse_threshold(trigger: str, raw: Any) -> Decimal:
     """The threshold ``raw`` as a Decimal, or a ValidationError saying what is
     wrong with it: not a number, negative, over 100 % or a fraction of a day."""
     if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw):
@@ -397,7 +398,8 @@ def parse_threshold(trigger: str, raw) -> Decimal:
         )
     if unit == DAYS and value > 3650:
         raise ValidationError({"threshold": "A threshold in days is at most 3650."})
-    if value.as_tuple().exponent < -2:
+    exponent = value.as_tuple().exponent  # an int: the value is finite
+    if isinstance(exponent, int) and exponent < -2:
         raise ValidationError(
             {"threshold": "A threshold has at most two decimal places."}
         )
@@ -461,7 +463,7 @@ class EscalationRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.portfolio.name if self.portfolio_id else "global"
+        where = self.portfolio.name if self.portfolio is not None else "global"
         return f"{self.get_trigger_display()} > {self.threshold_display} ({where})"
 
     def clean(self) -> None:

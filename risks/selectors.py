@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from accounts import policy
+from accounts.policy import Viewer
 from accounts.roles import VIEW, Role
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from milestones.models import Portfolio
 
 from .models import (
     Escalation,
@@ -17,17 +23,20 @@ from .models import (
     Severity,
     severity_for,
 )
+from .querysets import EscalationQuerySet, EscalationRuleQuerySet, RiskQuerySet
 
 # Lists -----------------------------------------------------------------------
 
+_K = TypeVar("_K", bound=Hashable)
 
-def risks_for(user, action: str = VIEW) -> QuerySet[Risk]:
+
+def risks_for(user: Viewer, action: str = VIEW) -> RiskQuerySet:
     return Risk.objects.restrict(user, action).select_related(
         "portfolio", "milestone", "org_unit", "owner"
     )
 
 
-def escalation_rules_for(user, action: str = VIEW) -> QuerySet[EscalationRule]:
+def escalation_rules_for(user: Viewer, action: str = VIEW) -> EscalationRuleQuerySet:
     """The portfolio overrides in the user's scope, plus (to read) the global
     defaults they override: those are system-wide and scoped to no one."""
     rules = EscalationRule.objects.restrict(user, action)
@@ -36,7 +45,7 @@ def escalation_rules_for(user, action: str = VIEW) -> QuerySet[EscalationRule]:
     return rules.select_related("portfolio")
 
 
-def escalations_for(user, action: str = VIEW) -> QuerySet[Escalation]:
+def escalations_for(user: Viewer, action: str = VIEW) -> EscalationQuerySet:
     return Escalation.objects.restrict(user, action).select_related(
         "rule", "portfolio", "org_unit", "milestone", "issue", "acknowledged_by"
     )
@@ -72,7 +81,9 @@ class HeatMap:
         return self.rows[5 - impact][probability - 1].count
 
 
-def risk_heat_map(user, *, portfolio=None, include_closed: bool = False) -> HeatMap:
+def risk_heat_map(
+    user: Viewer, *, portfolio: Portfolio | None = None, include_closed: bool = False
+) -> HeatMap:
     """The 5x5 risk heat map of the risks ``user`` may see (one query)."""
     risks = Risk.objects.restrict(user, VIEW)
     if portfolio is not None:
@@ -105,7 +116,7 @@ class Audience:
     unit_paths: tuple[str, ...]
 
 
-def role_members(audiences: dict[Hashable, Audience]) -> dict[Hashable, list]:
+def role_members(audiences: Mapping[_K, Audience]) -> dict[_K, list[User]]:
     """The active users of each audience, in one query for all of them (the
     access policy's ``role_holders``)."""
     return policy.role_holders(
@@ -121,7 +132,7 @@ def escalation_audience(escalation: Escalation) -> Audience:
     )
 
 
-def can_acknowledge(user, escalation: Escalation) -> bool:
+def can_acknowledge(user: Viewer, escalation: Escalation) -> bool:
     """Whether ``user`` holds the escalation's target role over its scope."""
     audience = escalation_audience(escalation)
     return policy.holds_role(

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts import policy
@@ -38,6 +39,11 @@ from .models import (
     severity_for,
 )
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
+_M = TypeVar("_M", bound=Model)
+
 # Fields each update service accepts.
 RISK_FIELDS = (
     "milestone",
@@ -59,7 +65,13 @@ RULE_FIELDS = ("threshold", "target_role", "consequence", "active")
 _require = policy.require
 
 
-def _save(obj, *, actor, reason: str | None = None, update_fields=None):
+def _save(
+    obj: _M,
+    *,
+    actor: User | None,
+    reason: str | None = None,
+    update_fields: Iterable[str] | None = None,
+) -> _M:
     return validated_save(obj, actor=actor, reason=reason, update_fields=update_fields)
 
 
@@ -80,7 +92,7 @@ def _check_milestone(milestone: Milestone | None, portfolio: Portfolio) -> None:
         )
 
 
-def _one_to_five(errors: dict, name: str, value) -> int | None:
+def _one_to_five(errors: dict[str, list[str]], name: str, value: Any) -> int | None:
     try:
         number = int(value)
         if isinstance(value, bool) or str(number) != str(value).strip():
@@ -101,6 +113,7 @@ def _score(risk: Risk) -> None:
     impact = _one_to_five(errors, "impact", risk.impact)
     if errors:
         raise Invalid(" ".join(m for v in errors.values() for m in v), errors=errors)
+    assert probability is not None and impact is not None  # else an error above
     risk.probability, risk.impact = probability, impact
     risk.score = probability * impact
     risk.severity = severity_for(risk.score)
@@ -112,7 +125,7 @@ def _score(risk: Risk) -> None:
 @transaction.atomic
 def risk_create(
     *,
-    actor,
+    actor: User | None,
     portfolio: Portfolio,
     title: str,
     probability: int,
@@ -140,7 +153,9 @@ def risk_create(
 
 
 @transaction.atomic
-def risk_update(*, actor, risk: Risk, reason: str = "", **fields: Any) -> Risk:
+def risk_update(
+    *, actor: User | None, risk: Risk, reason: str = "", **fields: Any
+) -> Risk:
     """Edit a risk (re-scored when probability or impact change)."""
     _unknown(fields, RISK_FIELDS)
     current = (
@@ -184,7 +199,7 @@ def _common_unit_id(milestones: list[Milestone], portfolio: Portfolio) -> int:
 
 
 def _issue_milestones(
-    actor, portfolio: Portfolio, milestones: Iterable[Milestone]
+    actor: User | None, portfolio: Portfolio, milestones: Iterable[Milestone]
 ) -> list[Milestone]:
     linked = list(milestones)
     for milestone in linked:
@@ -212,7 +227,7 @@ def _opened_at(value: datetime | None, now: datetime) -> datetime:
 @transaction.atomic
 def issue_create(
     *,
-    actor,
+    actor: User | None,
     portfolio: Portfolio,
     title: str,
     kind: str,
@@ -242,7 +257,9 @@ def issue_create(
 
 
 @transaction.atomic
-def issue_update(*, actor, issue: Issue, reason: str = "", **fields: Any) -> Issue:
+def issue_update(
+    *, actor: User | None, issue: Issue, reason: str = "", **fields: Any
+) -> Issue:
     """Edit an open or resolved issue; ``milestones`` replaces the links."""
     _unknown(fields, ISSUE_FIELDS)
     current = (
@@ -265,7 +282,11 @@ def issue_update(*, actor, issue: Issue, reason: str = "", **fields: Any) -> Iss
 
 @transaction.atomic
 def issue_resolve(
-    *, actor, issue: Issue, resolution: str = "", resolved_at: datetime | None = None
+    *,
+    actor: User | None,
+    issue: Issue,
+    resolution: str = "",
+    resolved_at: datetime | None = None,
 ) -> Issue:
     """Resolve an issue; escalations it raised close at once."""
     current = Issue.objects.select_for_update(no_key=True).get(pk=issue.pk)
@@ -293,7 +314,7 @@ def issue_resolve(
 @transaction.atomic
 def assessment_create(
     *,
-    actor,
+    actor: User | None,
     portfolio: Portfolio,
     stakeholder_group: str,
     resistance_percent: Decimal,
@@ -330,14 +351,14 @@ def assessment_create(
 # Escalation rules -------------------------------------------------------------
 
 
-def _threshold(trigger: str, raw) -> Decimal:
+def _threshold(trigger: str, raw: Any) -> Decimal:
     try:
         return parse_threshold(trigger, raw)
     except ValidationError as exc:
         raise invalid_from(exc) from exc
 
 
-def _require_rule_scope(actor, portfolio: Portfolio | None) -> None:
+def _require_rule_scope(actor: User | None, portfolio: Portfolio | None) -> None:
     if actor is None:
         return
     if portfolio is None:
@@ -350,9 +371,9 @@ def _require_rule_scope(actor, portfolio: Portfolio | None) -> None:
 @transaction.atomic
 def escalation_rule_create(
     *,
-    actor,
+    actor: User | None,
     trigger: str,
-    threshold,
+    threshold: Any,
     target_role: str,
     portfolio: Portfolio | None = None,
     consequence: str = "",
@@ -398,7 +419,7 @@ def escalation_rules_ensure_defaults() -> list[EscalationRule]:
 
 @transaction.atomic
 def escalation_rule_update(
-    *, actor, rule: EscalationRule, reason: str = "", **fields: Any
+    *, actor: User | None, rule: EscalationRule, reason: str = "", **fields: Any
 ) -> EscalationRule:
     """Change a rule's threshold, target role, consequence or active flag.
     It takes effect at the next sweep."""
@@ -423,7 +444,7 @@ def escalation_rule_update(
 @transaction.atomic
 def portfolio_channels_set(
     *,
-    actor,
+    actor: User | None,
     portfolio: Portfolio,
     slack_webhook_url: str = "",
     teams_webhook_url: str = "",
@@ -457,7 +478,9 @@ def portfolio_channels_set(
 
 
 @transaction.atomic
-def escalation_acknowledge(*, actor, escalation: Escalation | int) -> Escalation:
+def escalation_acknowledge(
+    *, actor: User | None, escalation: Escalation | int
+) -> Escalation:
     """The target role takes an open escalation in hand.
 
     Only a member of the rule's target role whose membership covers the

@@ -35,7 +35,7 @@ class PortfolioScheduleViewSet(RestrictedViewSet):
             OpenApiParameter(
                 "iterations",
                 OpenApiTypes.INT,
-                description=ss.ScheduleQuery().fields["iterations"].help_text,
+                description=ss.ScheduleQuery().fields["iterations"].help_text or "",
             )
         ],
         responses={

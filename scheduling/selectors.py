@@ -60,11 +60,11 @@ import hashlib
 import logging
 import pickle
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypedDict, TypeVar, overload
 
 from django.core.cache import cache
 from django.db import transaction
@@ -73,6 +73,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -81,7 +82,9 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from simple_history.utils import get_history_manager_for_model
 
+from accounts.policy import Viewer
 from accounts.roles import VIEW
 from milestones.models import (
     CLOSED_STATUSES,
@@ -427,6 +430,10 @@ ENGINE_FLOOR = date(1900, 1, 1)
 ENGINE_CEILING = date(2199, 12, 31)
 
 
+@overload
+def bounded_date(day: date) -> date: ...
+@overload
+def bounded_date(day: None) -> None: ...
 def bounded_date(day: date | None) -> date | None:
     """``day`` within the engine's bounds (``ENGINE_FLOOR``..``ENGINE_CEILING``)."""
     if day is None:
@@ -434,7 +441,7 @@ def bounded_date(day: date | None) -> date | None:
     return min(max(day, ENGINE_FLOOR), ENGINE_CEILING)
 
 
-def _task(row: dict) -> Task:
+def _task(row: Mapping[str, Any]) -> Task:
     """A milestone row (``_TASK_FIELDS``) as a Task.
 
     A completed milestone counts as done even if its percent was never set to
@@ -480,12 +487,12 @@ def _links_by_portfolio(
     return links
 
 
-def _ratio_expr(forecast, start, finish) -> Ratio:
+def _ratio_expr(forecast: Any, start: Any, finish: Any) -> Ratio:
     """(forecast - planned start) / (planned completion - planned start)."""
     return Ratio(DaysBetween(forecast, start), DaysBetween(finish, start))
 
 
-def _samples_from(rows: Iterable[tuple[int, object, int]]) -> dict[int, list[float]]:
+def _samples_from(rows: Iterable[tuple[int, Any, int]]) -> dict[int, list[float]]:
     """Expand (portfolio id, ratio, count) rows into sample lists."""
     samples: dict[int, list[float]] = defaultdict(list)
     for portfolio_id, ratio, count in rows:
@@ -578,11 +585,19 @@ def _memo_key(
 def _memoised(key: str, compute: Callable[[], T]) -> T:
     """``compute()``, kept in the cache under ``key`` (a digest of its inputs,
     so a kept value can never be stale)."""
-    value = cache.get(key)
+    value: T | None = cache.get(key)
     if value is None:
         value = compute()
         cache.set(key, value, MEMO_SECONDS)
     return value
+
+
+class _RunOptions(TypedDict):
+    """The keyword arguments of ``_run`` (and ``_memo_key``) besides the network."""
+
+    today: date
+    seed: int
+    iterations: int
 
 
 def _run(
@@ -660,7 +675,11 @@ def _forecast(
 ) -> tuple[ScheduleResult, MonteCarloResult, list[Link]]:
     """The full results for one portfolio (memoised)."""
     links = _to_links(link_rows)
-    options = {"today": today, "seed": portfolio_id, "iterations": iterations}
+    options: _RunOptions = {
+        "today": today,
+        "seed": portfolio_id,
+        "iterations": iterations,
+    }
     key = _memo_key("full", tasks, link_rows, samples, **options)
     schedule, forecast = _memoised(key, lambda: _run(tasks, links, samples, **options))
     return schedule, forecast, links
@@ -677,7 +696,11 @@ def _outlook_of(
 ) -> ScheduleOutlook:
     """The portfolio-level figures only (memoised on their own: small to
     keep, quick to read back for a dashboard of many portfolios)."""
-    options = {"today": today, "seed": portfolio_id, "iterations": iterations}
+    options: _RunOptions = {
+        "today": today,
+        "seed": portfolio_id,
+        "iterations": iterations,
+    }
 
     def compute() -> ScheduleOutlook:
         schedule, forecast = _run(tasks, _to_links(link_rows), samples, **options)
@@ -695,7 +718,7 @@ def _outlook_of(
 # --------------------------------------------------------------------------
 
 
-def _milestone_rows(user, portfolio: Portfolio) -> list[dict]:
+def _milestone_rows(user: Viewer, portfolio: Portfolio) -> list[dict[str, Any]]:
     """The portfolio's non-cancelled milestones with a ``visible`` flag (1
     query); names of the others are blanked in SQL, never loaded."""
     visible = Exists(
@@ -755,6 +778,7 @@ def _allocations(
     loads: list[tuple[int, int, float]] = []
     for mid, pid, start, finish, unit, name, capacity, fte in rows:
         names[unit] = name
+        assert capacity is not None  # filtered out above
         capacities[unit] = float(capacity)
         tasks.setdefault(mid, Task(id=mid, planned_start=start, planned_finish=finish))
         loads.append((mid, unit, float(fte)))
@@ -775,7 +799,7 @@ def _allocations(
 
 
 def portfolio_schedule(
-    user,
+    user: Viewer,
     portfolio: Portfolio,
     *,
     today: date | None = None,
@@ -835,7 +859,7 @@ def portfolio_schedule(
 
 
 def _milestone_schedule(
-    row: dict, schedule: ScheduleResult, forecast: MonteCarloResult
+    row: Mapping[str, Any], schedule: ScheduleResult, forecast: MonteCarloResult
 ) -> MilestoneSchedule:
     planned = schedule.tasks[row["id"]]
     odds = forecast.tasks[row["id"]]
@@ -870,7 +894,10 @@ def _milestone_schedule(
 
 
 def _outlook_keys(
-    readable: QuerySet, ids: Sequence[int], today: date, iterations: int
+    readable: QuerySet[Portfolio, Portfolio],
+    ids: Sequence[int],
+    today: date,
+    iterations: int,
 ) -> dict[int, str]:
     """The memo key of each readable portfolio's outlook (one query).
 
@@ -897,7 +924,7 @@ def _outlook_keys(
 
 
 def portfolio_outlooks(
-    user,
+    user: Viewer,
     portfolios: Iterable[Portfolio],
     *,
     today: date | None = None,
@@ -928,7 +955,9 @@ def portfolio_outlooks(
     )
 
 
-def outlooks_refresh(portfolio_ids: Iterable[int], *, today: date | None = None):
+def outlooks_refresh(
+    portfolio_ids: Iterable[int], *, today: date | None = None
+) -> dict[int, ScheduleOutlook]:
     """Compute and memoise the current outlook of the portfolios (system work,
     after a change), so the next reader finds it ready. Returns them."""
     return _outlooks(
@@ -958,7 +987,7 @@ def _queue_refresh(portfolio_ids: list[int]) -> None:
 
 
 def _outlooks(
-    readable: QuerySet,
+    readable: QuerySet[Portfolio, Portfolio],
     ids: list[int],
     *,
     today: date,
@@ -1016,7 +1045,7 @@ def _outlooks(
 
 
 def portfolio_outlook(
-    user, portfolio: Portfolio, *, today: date | None = None
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
 ) -> ScheduleOutlook | None:
     """The outlook of one portfolio; ``None`` when it has no milestones to
     schedule (or the user may not view it)."""
@@ -1101,19 +1130,23 @@ def _end_of_day(day: date) -> datetime:
     return timezone.make_aware(start) - timedelta(microseconds=1)
 
 
-def _snapshot(model, moment: datetime, **filters) -> QuerySet:
+def _snapshot(
+    model: type[Model], moment: datetime, **filters: Any
+) -> QuerySet[Any, Any]:
     """The latest historical row of each object by ``moment``, deletions
     dropped (what ``Model.history.as_of`` gives, as a queryset)."""
-    return (
-        model.history.filter(history_date__lte=moment)
+    rows: QuerySet[Any, Any] = (
+        get_history_manager_for_model(model)
+        .filter(history_date__lte=moment)
         .latest_of_each()
         .exclude(history_type="-")
         .filter(**filters)
     )
+    return rows
 
 
 def portfolio_outlook_as_of(
-    user, portfolio: Portfolio, as_of: date
+    user: Viewer, portfolio: Portfolio, as_of: date
 ) -> ScheduleOutlook | None:
     """The outlook as it stood at the end of ``as_of``, from history.
 

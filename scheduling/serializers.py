@@ -48,7 +48,8 @@ class ScheduleOutlookSerializer(serializers.Serializer):
     p95 = serializers.DateField(allow_null=True)
     iterations = serializers.IntegerField()
     seed = serializers.IntegerField()
-    source = serializers.ChoiceField(
+    # Declared fields leave the class (DRF's metaclass): no clash with Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=["history", "three_point"],
         help_text=(
             "Where duration uncertainty came from: the portfolio's past "

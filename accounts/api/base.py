@@ -26,7 +26,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page
@@ -147,7 +147,13 @@ class Pagination(PageNumberPagination):
 # Related fields ------------------------------------------------------------
 
 
-class ScopedRelatedFieldMixin:
+if TYPE_CHECKING:
+    _RelatedField = serializers.RelatedField[Any, Any, Any]
+else:
+    _RelatedField = object
+
+
+class ScopedRelatedFieldMixin(_RelatedField):
     """Limit a related field's choices to the rows the requesting user may
     take ``policy_action`` on."""
 
@@ -155,8 +161,9 @@ class ScopedRelatedFieldMixin:
         self.policy_action = policy_action
         super().__init__(**kwargs)
 
-    def get_queryset(self) -> QuerySet:
+    def get_queryset(self) -> QuerySet[Any, Any]:
         queryset = super().get_queryset()
+        assert queryset is not None  # a scoped (writable) field names its rows
         request = self.context.get("request")
         user = getattr(request, "user", None)
         return policy.restrict(queryset, user, self.policy_action)
@@ -481,7 +488,7 @@ class RestrictedViewSet(GenericViewSet):
         obj: Model,
         *,
         status_code: int = status.HTTP_200_OK,
-        serializer_class: type[serializers.Serializer] | None = None,
+        serializer_class: type[serializers.BaseSerializer[Any]] | None = None,
     ) -> Response:
         """Answer ``obj`` as the list and detail routes show it (re-read with
         the base queryset's joins and annotations)."""

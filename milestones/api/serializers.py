@@ -140,7 +140,9 @@ class CategoriesInput(InputSerializer):
 
 
 class ObjectiveSerializer(OwnerNameMixin, serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = StrategicObjective
@@ -179,7 +181,9 @@ def _owner_name(row) -> str | None:
 class MilestoneSerializer(
     FastRepresentationMixin, OwnerNameMixin, serializers.ModelSerializer
 ):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     category_name = serializers.CharField(source="category.name", read_only=True)
     org_unit_name = serializers.CharField(source="org_unit.name", read_only=True)
     # Computed in the database (``MilestoneQuerySet.with_figures``).
@@ -456,7 +460,9 @@ class ProgressUpdateInput(InputModelSerializer):
 
 
 class KPISerializer(serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     latest_value = serializers.DecimalField(
         max_digits=18, decimal_places=4, read_only=True, allow_null=True
     )

@@ -127,7 +127,7 @@ def resolve(target: Target) -> list[str]:
         raise WebhookRefused(f"{target.host} does not resolve: {exc}.") from exc
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not _public(address) and not _private_allowed():
             raise WebhookRefused(
                 f"{target.host} resolves to {address}, a private, loopback or "

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from accounts.roles import VIEW
 from portal.models import Notification
 
+if TYPE_CHECKING:
+    from accounts.models import User
 
-def notifications_for(user) -> QuerySet[Notification]:
+
+def notifications_for(user: User) -> QuerySet[Notification]:
     """The user's own in-portal notifications, newest first (superusers too
     see only theirs here)."""
     return (
@@ -19,7 +24,7 @@ def notifications_for(user) -> QuerySet[Notification]:
     )
 
 
-def unread_count(user) -> int:
+def unread_count(user: User) -> int:
     """Unread and unresolved (see ``NotificationQuerySet.unread``)."""
     return (
         notifications_for(user)

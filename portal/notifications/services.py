@@ -4,9 +4,10 @@ mark in-portal notifications read."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -18,13 +19,18 @@ from portal.models import Notification
 from . import channels
 from .messages import Message
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _CHUNK = 500
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "CAIRN_NOTIFICATION_MAX_ATTEMPTS", 5))
+    attempts: int = getattr(settings, "CAIRN_NOTIFICATION_MAX_ATTEMPTS", 5)
+    return int(attempts)
 
 
 def backoff_seconds(attempt: int) -> int:
@@ -32,10 +38,11 @@ def backoff_seconds(attempt: int) -> int:
     capped below the broker's visibility timeout."""
     base = int(getattr(settings, "CAIRN_NOTIFICATION_BACKOFF_SECONDS", 30))
     cap = int(getattr(settings, "CAIRN_NOTIFICATION_BACKOFF_CAP_SECONDS", 600))
-    return min(base * 2 ** max(attempt - 1, 0), cap)
+    factor: int = 2 ** max(attempt - 1, 0)
+    return min(base * factor, cap)
 
 
-def _chunks(items: Sequence, size: int = _CHUNK):
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -199,7 +206,7 @@ def notifications_dispatch_stuck(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
-def notifications_mark_read(*, actor, ids: Iterable[int] | None = None) -> int:
+def notifications_mark_read(*, actor: User, ids: Iterable[int] | None = None) -> int:
     """Mark the actor's in-portal notifications read (all unread ones when
     ``ids`` is None); other users' ids are ignored. Returns how many."""
     # Even a superuser marks only their own notifications.

@@ -7,7 +7,9 @@ from rest_framework import serializers
 
 class ChangeSerializer(serializers.Serializer):
     field = serializers.CharField()
-    label = serializers.CharField()
+    # A declared field: DRF's metaclass takes it out of the class, so it never
+    # meets Field.label (the stubs cannot see that).
+    label = serializers.CharField()  # type: ignore[assignment]
     old = serializers.CharField(help_text="The value before, as displayed.")
     new = serializers.CharField(help_text="The value after, as displayed.")
 

@@ -42,7 +42,9 @@ def _user_input() -> ScopedPrimaryKeyRelatedField:
 
 
 class NamedMixin(serializers.Serializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     owner_name = serializers.SerializerMethodField()
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -114,7 +116,9 @@ class RiskUpdateInput(RiskInput):
 
 
 class IssueSerializer(NamedMixin, serializers.ModelSerializer):
-    milestones = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    milestones: serializers.PrimaryKeyRelatedField[Milestone] = (
+        serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    )
     is_open = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -174,7 +178,9 @@ class IssueResolveInput(InputSerializer):
 
 
 class EscalationSerializer(serializers.ModelSerializer):
-    portfolio = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    portfolio: serializers.SlugRelatedField[Portfolio] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     trigger = serializers.CharField(source="rule.trigger", read_only=True)
     target_role = serializers.CharField(source="rule.target_role", read_only=True)
     acknowledged_by_name = serializers.SerializerMethodField()
