@@ -183,7 +183,7 @@ def _join(prefix: str, field: str) -> str:
 # codename) -> ids. None outside such a block.
 # ("all", user id) marks a user whose grants were all read.
 GrantKey: TypeAlias = tuple[Any, ...]
-_grants_read: ContextVar[dict[GrantKey, list[int] | None] | None] = ContextVar(
+_grants_read: ContextVar[dict[GrantKey, Any] | None] = ContextVar(
     "policy_grants", default=None
 )
 # More ids than this stay a subquery: a literal list that long helps nobody.
@@ -270,7 +270,8 @@ def _ids_read_once(
         if key not in read:
             listed = list(ids()[: MAX_LITERAL_IDS + 1])
             read[key] = listed if len(listed) <= MAX_LITERAL_IDS else None
-    return read[key]
+    found: list[int] | None = read[key]
+    return found
 
 
 def _read_all_grants(user_pk: int) -> dict[GrantKey, list[int] | None]:
@@ -431,7 +432,9 @@ def _model_at(model: type[Model], path: str) -> type[Model]:
     return model
 
 
-def _restricted_all(model: type[Model], user: Viewer, action: str) -> QuerySet:
+def _restricted_all(
+    model: type[Model], user: Viewer, action: str
+) -> QuerySet[Any, Any]:
     """``restrict(model.objects.all(), user, action)``, built once per
     ``grants_read_once`` block: a scope through a relation (``via``,
     ``requires``, ``children``, ``member_of``) nests the related model's
@@ -440,10 +443,11 @@ def _restricted_all(model: type[Model], user: Viewer, action: str) -> QuerySet:
     read = _grants_read.get()
     if read is None:
         return restrict(model._default_manager.all(), user, action)
-    key = ("restricted", model._meta.label_lower, user.pk, action)
+    key = ("restricted", model._meta.label_lower, getattr(user, "pk", None), action)
     if key not in read:
         read[key] = restrict(model._default_manager.all(), user, action)
-    return read[key]
+    found: QuerySet[Any, Any] = read[key]
+    return found
 
 
 def grants_within_view(user: Viewer, action: str) -> bool:
@@ -456,7 +460,9 @@ def grants_within_view(user: Viewer, action: str) -> bool:
     if _grants_read.get() is None:
         return False
     small, large = _check_action(action), _check_action(VIEW)
-    pairs = [(covered_org_units(user, small), covered_org_units(user, large))]
+    pairs: list[tuple[object, object]] = [
+        (covered_org_units(user, small), covered_org_units(user, large))
+    ]
     pairs += [
         (_granted_ids(label, user, small), _granted_ids(label, user, large))
         for label in grant_tables()

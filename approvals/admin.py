@@ -34,7 +34,7 @@ class ApprovalDecisionAdminForm(forms.ModelForm):
 
     class Meta:
         model = ApprovalRequest
-        fields = []
+        fields: list[str] = []
 
 
 class ApprovalDecisionInline(ReadOnlyInline):

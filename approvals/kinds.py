@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.db.models import Field
 from django.utils import timezone
 
 from milestones import fields as milestone_fields
@@ -56,7 +57,9 @@ def choices_spec() -> list[tuple[str, tuple[str, str]]]:
 
 def field_label(field: str) -> str:
     """The milestone field's label for a ``new_*`` field of a request."""
-    return str(Milestone._meta.get_field(CHANGE_FIELDS[field]).verbose_name)
+    found = Milestone._meta.get_field(CHANGE_FIELDS[field])
+    assert isinstance(found, Field)
+    return str(found.verbose_name)
 
 
 class ApprovalKind:

@@ -48,7 +48,7 @@ class ApprovalRequest(models.Model):
     """
 
     #: One member per registered kind (``approvals.kinds``).
-    Kind = models.TextChoices("Kind", kinds.choices_spec())
+    Kind = models.TextChoices("Kind", kinds.choices_spec())  # type: ignore[call-overload]  # the functional form takes (name, (value, label)) pairs
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

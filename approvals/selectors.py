@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 
+from accounts.policy import Viewer
 from accounts.roles import APPROVE, VIEW
 from milestones.models import Milestone, Portfolio
 
@@ -25,7 +26,7 @@ from .models import ApprovalDecision, ApprovalRequest
 BASELINE_TRAIL_FIELDS = ("approved_budget", "planned_start", "planned_completion")
 
 
-def approval_requests(user, action: str = VIEW) -> QuerySet[ApprovalRequest]:
+def approval_requests(user: Viewer, action: str = VIEW) -> QuerySet[ApprovalRequest]:
     """Requests on milestones the user may take ``action`` on, with what every
     list shows (milestone, portfolio, org unit, owner, requester, decisions)."""
     decisions = ApprovalDecision.objects.select_related("approver").order_by(
@@ -43,7 +44,7 @@ def approval_requests(user, action: str = VIEW) -> QuerySet[ApprovalRequest]:
     )
 
 
-def approval_queue(user) -> QuerySet[ApprovalRequest]:
+def approval_queue(user: Viewer) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may decide, oldest first (a queue)."""
     return (
         approval_requests(user, APPROVE)
@@ -52,16 +53,19 @@ def approval_queue(user) -> QuerySet[ApprovalRequest]:
     )
 
 
-def my_pending_requests(user) -> QuerySet[ApprovalRequest]:
+def my_pending_requests(user: Viewer) -> QuerySet[ApprovalRequest]:
     """The user's own requests still awaiting a decision, newest first."""
     return (
         approval_requests(user, VIEW)
-        .filter(status=ApprovalRequest.Status.PENDING, requested_by=user)
+        .filter(
+            status=ApprovalRequest.Status.PENDING,
+            requested_by_id=getattr(user, "pk", None),
+        )
         .order_by("-requested_at", "-pk")
     )
 
 
-def decided_requests(user) -> QuerySet[ApprovalRequest]:
+def decided_requests(user: Viewer) -> QuerySet[ApprovalRequest]:
     """Approved, rejected and withdrawn requests in the user's scope, most
     recently decided first."""
     return (
@@ -72,7 +76,7 @@ def decided_requests(user) -> QuerySet[ApprovalRequest]:
 
 
 def pending_approvals(
-    user, portfolio: Portfolio | None = None, *, kind: str | None = None
+    user: Viewer, portfolio: Portfolio | None = None, *, kind: str | None = None
 ) -> QuerySet[ApprovalRequest]:
     """Pending requests in the user's scope (optionally of one portfolio and
     one kind), oldest first: what dashboards and reports list."""
@@ -87,7 +91,7 @@ def pending_approvals(
 
 
 def open_reauthorizations(
-    user, portfolio: Portfolio | None = None
+    user: Viewer, portfolio: Portfolio | None = None
 ) -> QuerySet[ApprovalRequest]:
     """Pending budget/timeline reauthorizations in the user's scope."""
     return pending_approvals(user, portfolio, kind=ApprovalRequest.Kind.REAUTHORIZATION)

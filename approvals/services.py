@@ -11,10 +11,10 @@ Failures raise ``portal.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
@@ -28,13 +28,16 @@ from milestones.models import Milestone
 from milestones.signals import completion_gate_moved
 from portal.audit import bulk_create_with_history, bulk_update_with_history
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.kernel import validated_save
+from portal.kernel import set_change_reason, set_history_user, validated_save
 from portal.notifications import Message
 from portal.notifications.services import notifications_enqueue, notifications_resolve
 from portal.retry import retry_on_deadlock
 
 from . import kinds
 from .models import APPROVAL_CHANGE_FIELDS, ApprovalDecision, ApprovalRequest
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 _require = policy.require
 _save_new = validated_save
@@ -52,7 +55,7 @@ def _request_link(approval: ApprovalRequest) -> str:
 @transaction.atomic
 def approval_request(
     *,
-    actor,
+    actor: User | None,
     milestone: Milestone | int,
     kind: str,
     reason: str,
@@ -98,7 +101,7 @@ def approval_request(
             f"{current} is {current.get_status_display().lower()}: its baseline "
             "and completion are final."
         )
-    offered = {
+    offered: dict[str, Any] = {
         "new_approved_budget": new_approved_budget,
         "new_planned_start": new_planned_start,
         "new_planned_completion": new_planned_completion,
@@ -123,9 +126,9 @@ def approval_request(
             milestone=current, kind=kind, status=ApprovalRequest.Status.PENDING
         ).exists(),
     )
-    start = changes.get("new_planned_start", current.planned_start)
-    end = changes.get("new_planned_completion", current.planned_completion)
-    if end < start:
+    start = new_planned_start if "new_planned_start" in changes else None
+    end = new_planned_completion if "new_planned_completion" in changes else None
+    if (end or current.planned_completion) < (start or current.planned_start):
         field = (
             "new_planned_completion"
             if "new_planned_completion" in changes
@@ -272,7 +275,7 @@ def _require_pending(approval: ApprovalRequest) -> None:
 
 @transaction.atomic
 def approval_withdraw(
-    *, actor, approval: ApprovalRequest | int, comment: str = ""
+    *, actor: User | None, approval: ApprovalRequest | int, comment: str = ""
 ) -> ApprovalRequest:
     """Withdraw a pending request: its requester may (or, for a request the
     system raised, anyone who may change the milestone)."""
@@ -288,9 +291,12 @@ def approval_withdraw(
     _require_pending(current)
     current.status = ApprovalRequest.Status.WITHDRAWN
     current.decided_at = timezone.now()
-    current._history_user = actor
-    current._change_reason = _approval_reason(
-        "Withdrawn" + (f": {comment.strip()}" if (comment or "").strip() else "")
+    set_history_user(current, actor)
+    set_change_reason(
+        current,
+        _approval_reason(
+            "Withdrawn" + (f": {comment.strip()}" if (comment or "").strip() else "")
+        ),
     )
     current.save(update_fields=["status", "decided_at"])
     _resolve_asks(current, f"Withdrawn by {actor or 'the system'}")
@@ -324,7 +330,9 @@ def _snapshot(milestone: Milestone) -> dict[str, Any]:
     return values
 
 
-def _authority(actor, milestone: Milestone, amount: Decimal) -> tuple:
+def _authority(
+    actor: User, milestone: Milestone, amount: Decimal
+) -> tuple[Decimal | None, bool]:
     """(the approver's limit, whether ``amount`` is within it)."""
     if amount == 0:
         return None, True
@@ -341,7 +349,7 @@ def _authority(actor, milestone: Milestone, amount: Decimal) -> tuple:
 @transaction.atomic
 def approval_decide(
     *,
-    actor,
+    actor: User | None,
     approval: ApprovalRequest | int,
     outcome: str,
     comment: str = "",
@@ -427,13 +435,13 @@ def approval_decide(
 
 
 def _close_request(
-    approval: ApprovalRequest, status: str, actor, now: datetime
+    approval: ApprovalRequest, status: str, actor: User | None, now: datetime
 ) -> ApprovalRequest:
     approval.status = status
     approval.decided_at = now
-    approval._history_user = actor
-    approval._change_reason = _approval_reason(
-        f"{ApprovalRequest.Status(status).label} by {actor}"
+    set_history_user(approval, actor)
+    set_change_reason(
+        approval, _approval_reason(f"{ApprovalRequest.Status(status).label} by {actor}")
     )
     approval.save(update_fields=["status", "decided_at"])
     _resolve_asks(approval, f"{ApprovalRequest.Status(status).label} by {actor}")
@@ -452,7 +460,15 @@ def _resolve_asks(approval: ApprovalRequest, resolution: str) -> int:
 
 
 @receiver(completion_gate_moved)
-def completion_gate_follow(sender, *, entered, left, actor, reason, **kwargs) -> None:
+def completion_gate_follow(
+    sender: type[Milestone],
+    *,
+    entered: list[Milestone],
+    left: list[int],
+    actor: User | None,
+    reason: str,
+    **kwargs: Any,
+) -> None:
     """A progress write moved milestones into or out of Pending validation
     (``milestones.signals.completion_gate_moved``, in its transaction): open
     their completion validations, withdraw those it superseded."""
@@ -462,7 +478,9 @@ def completion_gate_follow(sender, *, entered, left, actor, reason, **kwargs) ->
     _completion_requests_close(left, actor=actor, reason=f"superseded by {reason}")
 
 
-def _completion_requests_open(milestones: list[Milestone], *, actor, reason: str):
+def _completion_requests_open(
+    milestones: list[Milestone], *, actor: User | None, reason: str
+) -> list[ApprovalRequest]:
     """Open a completion validation for each milestone that just entered
     Pending validation and has none pending (set-based: one read, one insert
     and one history insert whatever the number)."""
@@ -499,7 +517,9 @@ def _completion_requests_open(milestones: list[Milestone], *, actor, reason: str
     return created
 
 
-def _completion_requests_close(milestone_ids: list[int], *, actor, reason: str):
+def _completion_requests_close(
+    milestone_ids: list[int], *, actor: User | None, reason: str
+) -> None:
     """Withdraw the pending completion validations of milestones that left
     Pending validation (a later progress update superseded them)."""
     if not milestone_ids:
@@ -529,14 +549,14 @@ def _completion_requests_close(milestone_ids: list[int], *, actor, reason: str):
 # Approval notifications ------------------------------------------------------
 
 
-def approvers_by_milestone(milestones: list[Milestone]) -> dict[int, list]:
+def approvers_by_milestone(milestones: list[Milestone]) -> dict[int, list[User]]:
     """The active users who may approve on each milestone (executives whose
     scope covers it, per-object validators): the access policy's holders of
     ``approve``, in a fixed number of queries for any number of milestones."""
     return policy.holders(APPROVE, milestones)
 
 
-def _shown(value) -> Any:
+def _shown(value: Any) -> Any:
     """A proposed value as a message shows it (the gate as yes / no)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -555,7 +575,9 @@ def _describe(approval: ApprovalRequest) -> list[str]:
     return lines
 
 
-def _messages_for(users, key: str, subject: str, body: str, link: str):
+def _messages_for(
+    users: Iterable[User], key: str, subject: str, body: str, link: str
+) -> Iterator[Message]:
     for user in users:
         yield Message(
             "portal", f"{key}:portal:{user.pk}", subject, body, user.pk, "", link
@@ -580,7 +602,7 @@ def _notify_approvers(
     if not approvals:
         return 0
     approvers = approvers_by_milestone([a.milestone for a in approvals])
-    messages: list = []
+    messages: list[Message] = []
     for approval in approvals:
         skip = set(exclude or ()) | {approval.requested_by_id}
         users = [u for u in approvers[approval.milestone_id] if u.pk not in skip]

@@ -53,7 +53,7 @@ def proposed_changes(approval: ApprovalRequest) -> list[ProposedChange]:
         new = getattr(approval, field)
         if new is None or new == "":
             continue
-        label = str(Milestone._meta.get_field(target).verbose_name)
+        label = kinds.field_label(field)
         old = getattr(approval, field.replace("new_", "old_", 1))
         rows.append(ProposedChange(label[:1].upper() + label[1:], target, old, new))
     return rows

@@ -743,7 +743,11 @@ def kpi_record(
 
 @transaction.atomic
 def milestone_apply_approved(
-    *, actor, milestone: Milestone, values: Mapping[str, Any], reason: str
+    *,
+    actor: User | None,
+    milestone: Milestone,
+    values: Mapping[str, Any],
+    reason: str,
 ) -> Milestone:
     """Apply what an approver accepted (a new baseline, a validated
     completion) to a milestone the caller has locked (``milestone_lock``):
@@ -775,7 +779,7 @@ def milestone_lock(milestone_id: int) -> Milestone:
     return _locked(milestone_id)
 
 
-def milestone_check_version(milestone: Milestone, expected_version: int | None):
+def milestone_check_version(milestone: Milestone, expected_version: int | None) -> None:
     """``Conflict`` unless the milestone is still at the version the user saw."""
     _check_version(milestone, expected_version)
 
@@ -784,7 +788,11 @@ def milestone_check_version(milestone: Milestone, expected_version: int | None):
 
 
 def _completion_gate(
-    milestones: list[Milestone], previous: Mapping[int, str], *, actor, reason: str
+    milestones: list[Milestone],
+    previous: Mapping[int, str],
+    *,
+    actor: User | None,
+    reason: str,
 ) -> None:
     """After a progress write: announce (``completion_gate_moved``, in this
     transaction) the milestones that entered Pending validation and those that

@@ -104,7 +104,7 @@ class FilterSet(filters.FilterSet):
 
     def _named_in_data(self, name: str) -> bool:
         # Multi-value widgets name their parts ``<name>_<suffix>``.
-        return any(key == name or key.startswith(f"{name}_") for key in self.data)
+        return any(key == name or key.startswith(f"{name}_") for key in self.data or {})
 
     def get_form_class(self):
         if self.given_only and self.is_bound and not self.form_prefix:

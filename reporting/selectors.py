@@ -414,11 +414,11 @@ class LiveSource:
             limit,
         )
 
-    def status_milestones(self) -> QuerySet | None:
+    def status_milestones(self) -> QuerySet[Any, Any] | None:
         """The rows ``reporting.status`` reads (None: today's, its default)."""
         return None
 
-    def status_escalations(self) -> QuerySet | None:
+    def status_escalations(self) -> QuerySet[Any, Any] | None:
         return None
 
     def links(self) -> list[tuple[int, int, str, int]]:
@@ -815,10 +815,10 @@ class CategorySection:
     milestones: list[Any]
     hidden: int
     # The one status of each of ``milestones`` (same order).
-    statuses: list = field(default_factory=list)
+    statuses: list[Any] = field(default_factory=list)
 
     @property
-    def rows(self) -> list:
+    def rows(self) -> list[Any]:
         return list(zip(self.milestones, self.statuses, strict=False))
 
 
@@ -1034,7 +1034,9 @@ def executive_report(
 # Status summary (API) ---------------------------------------------------------
 
 
-def status_summary(user, portfolio: Portfolio, *, today: date | None = None) -> dict:
+def status_summary(
+    user: Viewer, portfolio: Portfolio, *, today: date | None = None
+) -> dict[str, Any]:
     """The one status of ``portfolio``, its categories and the milestones
     ``user`` may view, as plain data for the API (four queries when the
     outlook is memoised: outlook key, escalations, milestones, categories)."""
@@ -1048,7 +1050,7 @@ def status_summary(user, portfolio: Portfolio, *, today: date | None = None) -> 
         .values_list("pk", "name")
     )
 
-    def plain(s: rag.RagStatus) -> dict:
+    def plain(s: rag.RagStatus) -> dict[str, Any]:
         return {"rag": s.rag, "label": s.label, "reason": s.reason}
 
     def float_of(pk: int) -> int | None:

@@ -276,7 +276,7 @@ class PortfolioStatus:
     milestones (by id)."""
 
     overall: RagStatus
-    categories: dict[int, RagStatus] = field(default_factory=dict)
+    categories: dict[int | None, RagStatus] = field(default_factory=dict)
     milestones: dict[int, RagStatus] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)  # milestone names
 

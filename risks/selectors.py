@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import Count
 
@@ -153,10 +153,10 @@ class EscalationRow:
 
     escalation: Escalation
     can_act: bool  # acknowledge and assign: the target role over its scope
-    assignees: list  # whom it may be handed to (when ``can_act``)
+    assignees: list[Any]  # whom it may be handed to (when ``can_act``)
 
 
-def escalation_rows(user, escalations: list[Escalation]) -> list[EscalationRow]:
+def escalation_rows(user: Viewer, escalations: list[Escalation]) -> list[EscalationRow]:
     """Each escalation with whether ``user`` holds its target role and the
     people it may be assigned to (members of the assignable roles over its
     scope): one query for the whole page (``policy.role_holders``)."""
@@ -169,7 +169,8 @@ def escalation_rows(user, escalations: list[Escalation]) -> list[EscalationRow]:
     rows = []
     for e in escalations:
         target = holders.get((e.pk, e.rule.target_role), [])
-        can_act = policy.sees_everything(user) or any(u.pk == user.pk for u in target)
+        user_pk = getattr(user, "pk", None)
+        can_act = policy.sees_everything(user) or any(u.pk == user_pk for u in target)
         people: dict[int, object] = {}
         if can_act:
             for role in ASSIGNABLE_ROLES:

@@ -521,7 +521,9 @@ def escalation_acknowledge(
 
 
 @transaction.atomic
-def escalation_assign(*, actor, escalation: Escalation | int, assignee) -> Escalation:
+def escalation_assign(
+    *, actor: User | None, escalation: Escalation | int, assignee: User | None
+) -> Escalation:
     """The target role hands an unresolved escalation to one person (or takes
     it back: ``assignee`` None).
 

@@ -38,7 +38,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.response import Response
-from rest_framework.settings import ISO_8601, api_settings
+from rest_framework.settings import ISO_8601, api_settings  # type: ignore[attr-defined]  # the stubs omit the constant
 from rest_framework.viewsets import GenericViewSet
 
 from accounts import policy
@@ -428,7 +428,7 @@ class RestrictedViewSet(GenericViewSet):
     list/retrieve mixins; writes are explicit methods calling a service.
     """
 
-    filter_backends: ClassVar[list] = [QueryFilterBackend]
+    filter_backends = [QueryFilterBackend]
     pagination_class = Pagination
     #: The policy action a viewset action needs on its object (default view).
     object_actions: ClassVar[dict[str, str]] = {

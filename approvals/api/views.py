@@ -30,9 +30,10 @@ from accounts.api.base import (
     RestrictedViewSet,
     ScopedPrimaryKeyRelatedField,
 )
+from accounts.models import User
 from milestones.filtersets import visible
 from milestones.models import Milestone, Portfolio
-from portal.filters import FilterSet
+from portal.filters import FilterSet, scoped_choice
 
 from .. import selectors, services
 from ..models import ApprovalDecision, ApprovalRequest
@@ -58,8 +59,8 @@ class ApprovalRequestFilterSet(FilterSet):
         choices=ApprovalRequest.Status.choices, label="Status (repeat for several)"
     )
     kind = filters.ChoiceFilter(choices=ApprovalRequest.Kind.choices)
-    milestone = filters.ModelChoiceFilter(queryset=visible(Milestone))
-    portfolio = filters.ModelChoiceFilter(
+    milestone = scoped_choice(visible(Milestone))
+    portfolio = scoped_choice(
         field_name="milestone__portfolio",
         to_field_name="slug",
         queryset=visible(Portfolio),
@@ -250,9 +251,10 @@ class ApprovalRequestViewSet(
 
     def _decide(self, outcome: str):
         approval = self.get_object()
+        assert isinstance(approval, ApprovalRequest)
         data = self.validated_input(DecisionInput)
         decided = services.approval_decide(
-            actor=self.request.user,
+            actor=user if isinstance(user := self.request.user, User) else None,
             approval=approval,
             outcome=outcome,
             comment=data.get("comment", ""),

@@ -43,6 +43,7 @@ from ..models import (
     ProgressUpdate,
     StrategicObjective,
 )
+from ..querysets import MilestoneQuerySet
 from . import serializers as s
 
 BAD_INPUT = OpenApiResponse(description="Invalid input: field errors.")
@@ -179,6 +180,7 @@ class MilestoneViewSet(
 
     def page_queryset(self, queryset: QuerySet) -> QuerySet:
         if self.action == "list":
+            assert isinstance(queryset, MilestoneQuerySet)
             return selectors.with_related_names(queryset)
         return queryset
 

@@ -50,7 +50,7 @@ class RagSerializer(serializers.Serializer):
         choices=["green", "amber", "red", "no_data"],
         help_text="The one status (README, Status).",
     )
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     reason = serializers.CharField(help_text="Why: the signals past their threshold.")
 
 
