@@ -660,8 +660,9 @@ def test_regional_auditor_first_page_in_constant_queries(
     _grow(org, milestone_in, pmo, 30)
     # Session, user, grants (two), reach, portfolios, a query per history
     # table (22) and the access events, their previous records, names, the
-    # admin's permissions: as many for 30 milestones as for 3.
-    with django_assert_max_num_queries(38):
+    # admin's permissions, the navigation's unread notifications: as many for
+    # 30 milestones as for 3.
+    with django_assert_max_num_queries(39):
         response = client.get(TRAIL)
     assert response.status_code == 200
     assert len(response.context["page"].entries) == 50
