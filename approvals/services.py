@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from accounts import policy
 from accounts.roles import APPROVE, CHANGE, VIEW
@@ -557,9 +558,14 @@ def approvers_by_milestone(milestones: list[Milestone]) -> dict[int, list[User]]
 
 
 def _shown(value: Any) -> Any:
-    """A proposed value as a message shows it (the gate as yes / no)."""
+    """A proposed value as a message shows it, as the pages do: the gate as
+    yes / no, amounts with thousands separators, dates as "8 Jul 2026"."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, date):
+        return date_format(value, "j M Y")
     return value
 
 

@@ -881,3 +881,26 @@ def test_a_withdrawn_request_resolves_the_asks(scene):
     assert set(asks.values_list("resolution", flat=True)) == {
         f"Withdrawn by {scene.owner}"
     }
+
+
+def test_messages_show_amounts_and_dates_as_people_read_them(scene):
+    """#18 item 7: no raw "150000.00" or ISO dates in what approvers read."""
+    new_end = scene.milestone.planned_completion + timedelta(days=30)
+    approval = approval_services.approval_request(
+        actor=scene.owner,
+        milestone=scene.milestone,
+        kind=ApprovalRequest.Kind.REAUTHORIZATION,
+        reason="Scope grew",
+        new_approved_budget=Decimal("1404000"),
+        new_planned_completion=new_end,
+    )
+    body = (
+        Notification.objects.in_portal()
+        .filter(dedupe_key__startswith=f"approval:{approval.pk}:requested:")
+        .values_list("body", flat=True)
+        .first()
+    )
+    assert "Approved budget: 100,000.00 → 1,404,000.00" in body
+    shown = f"{new_end.day} {new_end:%b %Y}"
+    assert f"→ {shown}" in body
+    assert new_end.isoformat() not in body
