@@ -67,13 +67,16 @@ a trigger; the keyed chain and the anchored head are what catch that.)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
 import json
+import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -88,6 +91,11 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+
+from accounts import policy
+from accounts.roles import AUDIT, VIEW
+
+from .errors import Forbidden
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -322,7 +330,6 @@ def chain_keys() -> list[ChainKey]:
 
 @cache
 def _parse_keys(configured: str, secret_key: str) -> list[ChainKey]:
-    import base64
 
     keys = []
     for item in filter(None, (part.strip() for part in configured.split(","))):
@@ -774,7 +781,6 @@ def _refuse_deleting_actors(sender, instance, **kwargs) -> None:
     """A user named as the author of history rows cannot be deleted: the
     database would blank ``history_user`` in those rows (rewriting history,
     refused on PostgreSQL, breaking the chain elsewhere). Deactivate them."""
-    from .errors import Forbidden
 
     if instance.pk is None:
         return
@@ -910,9 +916,7 @@ class AuditReach:
 
     @classmethod
     def of(cls, user) -> AuditReach:
-        from accounts import policy
         from accounts.models import OrgUnit
-        from accounts.roles import AUDIT
 
         if user is None or not user.is_authenticated or not user.is_active:
             return cls(user)
@@ -934,8 +938,6 @@ class AuditReach:
         return self.user is not None and getattr(self.user, "is_authenticated", False)
 
     def _actions(self) -> tuple[str, ...]:
-        from accounts import policy
-        from accounts.roles import AUDIT, VIEW
 
         if not self.audits or policy.grants_within_view(self.user, AUDIT):
             # An auditor's audit grants usually lie within what they view:
@@ -945,7 +947,6 @@ class AuditReach:
 
     def portfolio_ids(self) -> list[int]:
         """The portfolios the reader may view or audit (read once)."""
-        from accounts import policy
 
         if self._portfolios is None:
             portfolio = global_apps.get_model("milestones", "Portfolio")
@@ -960,7 +961,6 @@ class AuditReach:
 
     def scope(self, queryset: QuerySet) -> QuerySet:
         """The rows of ``queryset`` the reader may view or audit."""
-        from accounts import policy
 
         model = queryset.model
         if self.everything:
@@ -1017,9 +1017,6 @@ class AuditReach:
     def events_q(self) -> Q | None:
         """The filter on access events (``None``: none visible)."""
         from django.contrib.auth import get_user_model
-
-        from accounts import policy
-        from accounts.roles import AUDIT
 
         if self.everything:
             return Q()
@@ -1364,8 +1361,6 @@ def _walk_parallel(
 ) -> _Walk:
     """Split ``since``..``top`` into one contiguous range per worker and walk
     them at once; the first broken range (in chain order) is the answer."""
-    import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
     span = top - since + 1
     bounds = [since + span * n // workers for n in range(workers + 1)]
