@@ -487,20 +487,9 @@ def escalation_acknowledge(
     escalation (on its portfolio, or on an org unit above or at the
     milestone's or the portfolio's unit) may acknowledge; administrators too.
     """
-    pk = escalation.pk if isinstance(escalation, Escalation) else escalation
-    current = (
-        Escalation.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("rule", "org_unit", "portfolio__org_unit", "acknowledged_by")
-        .filter(pk=pk)
-        .first()
+    current = _locked_for_target_role(
+        actor, escalation, "acknowledge", "acknowledged_by"
     )
-    if current is None or (actor is not None and not policy.can(actor, VIEW, current)):
-        raise NotFound("No such escalation.")
-    if actor is not None and not selectors.can_acknowledge(actor, current):
-        role = Role(current.rule.target_role).label
-        raise Forbidden(
-            f"Only the target role ({role}) of this escalation may acknowledge it."
-        )
     if current.status == Escalation.Status.RESOLVED:
         raise Invalid("This escalation is already resolved.")
     if current.status == Escalation.Status.ACKNOWLEDGED:
@@ -520,6 +509,28 @@ def escalation_acknowledge(
     )
 
 
+def _locked_for_target_role(
+    actor: User | None, escalation: Escalation | int, verb: str, user_field: str
+) -> Escalation:
+    """The escalation, locked, for its target role (or an administrator) to
+    ``verb``: 404 out of scope, 403 for anyone else."""
+    pk = escalation.pk if isinstance(escalation, Escalation) else escalation
+    current = (
+        Escalation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("rule", "org_unit", "portfolio__org_unit", user_field)
+        .filter(pk=pk)
+        .first()
+    )
+    if current is None or (actor is not None and not policy.can(actor, VIEW, current)):
+        raise NotFound("No such escalation.")
+    if actor is not None and not selectors.can_acknowledge(actor, current):
+        role = Role(current.rule.target_role).label
+        raise Forbidden(
+            f"Only the target role ({role}) of this escalation may {verb} it."
+        )
+    return current
+
+
 @transaction.atomic
 def escalation_assign(
     *, actor: User | None, escalation: Escalation | int, assignee: User | None
@@ -531,20 +542,7 @@ def escalation_assign(
     administrators). The assignee must be an active user who may view the
     escalation; they get an in-portal notification (once per assignment).
     """
-    pk = escalation.pk if isinstance(escalation, Escalation) else escalation
-    current = (
-        Escalation.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("rule", "org_unit", "portfolio__org_unit", "assigned_to")
-        .filter(pk=pk)
-        .first()
-    )
-    if current is None or (actor is not None and not policy.can(actor, VIEW, current)):
-        raise NotFound("No such escalation.")
-    if actor is not None and not selectors.can_acknowledge(actor, current):
-        role = Role(current.rule.target_role).label
-        raise Forbidden(
-            f"Only the target role ({role}) of this escalation may assign it."
-        )
+    current = _locked_for_target_role(actor, escalation, "assign", "assigned_to")
     if current.status == Escalation.Status.RESOLVED:
         raise Invalid("This escalation is already resolved.")
     if assignee is not None and (

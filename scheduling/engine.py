@@ -539,25 +539,7 @@ def critical_path(
     es, ef = fwd.es, fwd.ef
     project_end = max(ef)
 
-    lf = [0] * n
-    ls = [0] * n
-    for i in reversed(net.order):
-        span = ef[i] - es[i]
-        late = project_end
-        for s, kind, lag in net.honoured_succs[i]:
-            if kind == _FS:
-                c = ls[s] - lag
-            elif kind == _SS:
-                c = ls[s] - lag + span
-            elif kind == _FF:
-                c = lf[s] - lag
-            else:
-                c = lf[s] - lag + span
-            if c < late:
-                late = c
-        lf[i] = late
-        ls[i] = late - span
-
+    ls, lf = _backward(net, fwd, [project_end] * n)
     plan_ls, plan_lf = _plan_late_dates(net, fwd)
     schedules: dict[int, TaskSchedule] = {}
     for i, task in enumerate(net.tasks):
@@ -596,13 +578,21 @@ def _plan_late_dates(net: _Network, fwd: _Pass) -> tuple[list[int], list[int]]:
     (the latest planned finish) and with each task's own planned finish as a
     deadline. Unlike the network pass, late dates may fall before early ones.
     """
-    es, ef = fwd.es, fwd.ef
     planned_end = max(net.planned_finish)
+    return _backward(net, fwd, [min(planned_end, f) for f in net.planned_finish])
+
+
+def _backward(
+    net: _Network, fwd: _Pass, deadlines: list[int]
+) -> tuple[list[int], list[int]]:
+    """The backward pass: late starts and finishes, each task finishing by
+    its ``deadlines`` entry and in time for its honoured successors."""
+    es, ef = fwd.es, fwd.ef
     lf = [0] * net.n
     ls = [0] * net.n
     for i in reversed(net.order):
         span = ef[i] - es[i]
-        late = min(planned_end, net.planned_finish[i])
+        late = deadlines[i]
         for s, kind, lag in net.honoured_succs[i]:
             if kind == _FS:
                 c = ls[s] - lag
